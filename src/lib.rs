@@ -1,2 +1,63 @@
-//! placeholder
-#![no_std]
+//! Page (frame) allocation state that survives bit flips.
+//!
+//! Three maps implement [`PageState`], each lock-free, each with the same
+//! page-level behaviour and the same [`FaultInjection`] access to its raw
+//! storage:
+//!
+//! | map | storage per page | a flipped bit is |
+//! |---|---|---|
+//! | [`PlainBitmap`] | 1 bit | silent: a wrong answer |
+//! | [`DualBitmap`] (the baseline) | 2 bits | detected |
+//! | [`EccBitmap<Secded64>`](EccBitmap) | 1.123 bits | corrected in place |
+//!
+//! [`PageMap`] is `EccBitmap<Secded64>`, or `DualBitmap` with the
+//! `dual-bitmap` feature; every type stays available for side-by-side use.
+//!
+//! Features: `std` (default, implies `alloc`), `alloc` (maps that allocate
+//! their own storage, scrub reports with page ranges, snapshots),
+//! `panic-on-fault` (panic on a double alloc/free or an uncorrectable word
+//! instead of returning the error, the baseline's fail-deterministically
+//! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
+//! caller-provided `&'static [AtomicU64]` storage with `from_static`.
+//!
+//! The codes are in the `eccmap-codes` crate, re-exported as [`codes`].
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+mod dual;
+mod ecc;
+mod engine;
+mod error;
+mod plain;
+mod primitive;
+mod state;
+mod storage;
+
+pub use dual::DualBitmap;
+pub use ecc::EccBitmap;
+pub use eccmap_codes as codes;
+pub use error::StateError;
+pub use plain::PlainBitmap;
+pub use state::{FaultInjection, FaultStats, PageState, ScrubReport};
+
+/// The atomic word type that caller-provided storage is made of
+/// (`core`'s, or loom's under `--cfg loom`).
+#[cfg(not(loom))]
+pub use core::sync::atomic::AtomicU64;
+/// The atomic word type that caller-provided storage is made of
+/// (`core`'s, or loom's under `--cfg loom`).
+#[cfg(loom)]
+pub use loom::sync::atomic::AtomicU64;
+
+/// The map this build recommends: [`EccBitmap<Secded64>`](EccBitmap)
+/// (corrects single-bit faults at 1.123 bits per page).
+#[cfg(not(feature = "dual-bitmap"))]
+pub type PageMap = EccBitmap<eccmap_codes::Secded64>;
+
+/// The map this build recommends: with the `dual-bitmap` feature, the
+/// baseline [`DualBitmap`] (detects single-bit faults at 2 bits per page).
+#[cfg(feature = "dual-bitmap")]
+pub type PageMap = DualBitmap;

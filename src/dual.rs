@@ -1,0 +1,153 @@
+//! The baseline: a bitmap and its complement in two separate allocations.
+
+use crate::engine::{Conflict, Engine, WordRead};
+use crate::plain::test_and_update;
+use crate::primitive::{fence, pause, AtomicU64, Ordering};
+use crate::state::ScrubReport;
+use crate::storage::{Counters, Words};
+use crate::StateError;
+
+/// Reads before the final, fenced read of a consistency check (the
+/// baseline's rule: three tries with a CPU pause between, then a read
+/// barrier and a last read).
+const TRIES: usize = 3;
+
+/// The dual-bitmap consistency checker proposed for Linux, faithfully: a
+/// primary bitmap (1 = allocated) and its complement (0 = allocated) in two
+/// separate allocations, `primary == !secondary` word for word.
+///
+/// - A page update is a consistency pre-check of that page, then a
+///   test-and-set on one bitmap and a test-and-clear on the other: two atomic
+///   operations, not atomic together. Range updates do the same with whole
+///   words (two atomics per word), faster than the baseline's per-page loop,
+///   so that comparisons are against the strongest version of it.
+/// - A consistency check reads both bits, up to three times with a pause
+///   between (an update between the two reads looks like corruption), then
+///   once more after a read barrier.
+/// - Scrub is the baseline's `validate()`: every word pair, same retry rule;
+///   `uncorrectable` counts inconsistent word pairs.
+///
+/// It detects a disagreement; it cannot tell which copy is right, so it
+/// repairs nothing: the pages are reported [`StateError::Uncorrectable`].
+/// Storage: 2 bits per page.
+pub struct DualBitmap {
+    pages: usize,
+    primary: Words,
+    secondary: Words,
+    counters: Counters,
+}
+
+impl DualBitmap {
+    /// Words needed for `pages` pages, for each of the two bitmaps.
+    pub const fn words_for(pages: usize) -> usize {
+        pages.div_ceil(64)
+    }
+
+    /// A map of `pages` free pages in two allocations of its own.
+    #[cfg(feature = "alloc")]
+    pub fn with_pages(pages: usize) -> DualBitmap {
+        let n = Self::words_for(pages);
+        DualBitmap {
+            pages,
+            primary: Words::new(n, 0),
+            secondary: Words::new(n, u64::MAX),
+            counters: Counters::new(),
+        }
+    }
+
+    /// A map of `pages` free pages over two caller-provided bitmaps of at
+    /// least [`words_for(pages)`](Self::words_for) words each (keep them in
+    /// separate allocations), which it initialises.
+    pub fn from_static(
+        primary: &'static [AtomicU64],
+        secondary: &'static [AtomicU64],
+        pages: usize,
+    ) -> Result<DualBitmap, StateError> {
+        let n = Self::words_for(pages);
+        Ok(DualBitmap {
+            pages,
+            primary: Words::borrowed(primary, n, 0)?,
+            secondary: Words::borrowed(secondary, n, u64::MAX)?,
+            counters: Counters::new(),
+        })
+    }
+
+    /// The baseline's consistency check of the bits `want` of word pair `w`:
+    /// returns the primary word and the inconsistent bits among `want`.
+    #[inline]
+    fn check(&self, w: usize, want: u64) -> (u64, u64) {
+        let (p, s) = (&self.primary[w], &self.secondary[w]);
+        for _ in 0..TRIES {
+            let a = p.load(Ordering::Acquire);
+            let bad = !(a ^ s.load(Ordering::Acquire)) & want;
+            if bad == 0 {
+                return (a, 0);
+            }
+            pause();
+        }
+        fence(Ordering::Acquire);
+        let a = p.load(Ordering::Acquire);
+        (a, !(a ^ s.load(Ordering::Acquire)) & want)
+    }
+}
+
+impl Engine for DualBitmap {
+    const PAGES_PER_WORD: usize = 64;
+    fn page_count(&self) -> usize {
+        self.pages
+    }
+    fn word_count(&self) -> usize {
+        self.primary.len()
+    }
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    #[inline]
+    fn read(&self, w: usize, want: u64) -> WordRead {
+        let (allocated, bad) = self.check(w, want);
+        WordRead { allocated, bad }
+    }
+    #[inline]
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+        let (p, bad) = self.check(w, mask);
+        if bad != 0 {
+            return Err(Conflict::Bad { bad, at: bad });
+        }
+        let clash = if alloc { p & mask } else { !p & mask };
+        if clash != 0 {
+            return Err(Conflict::State(clash));
+        }
+        // A concurrent caller may still win the same pages: the primary's
+        // test-and-update decides, and the loser leaves the secondary alone.
+        test_and_update(&self.primary[w], mask, alloc)?;
+        if alloc {
+            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
+        } else {
+            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
+        }
+        Ok(())
+    }
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
+        let (_, bad) = self.check(w, u64::MAX);
+        if bad != 0 {
+            report.uncorrectable += 1;
+        }
+        bad
+    }
+    fn storage_bytes(&self) -> usize {
+        (self.primary.len() + self.secondary.len()) * 8
+    }
+    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+        let n = self.primary.len();
+        if i < n {
+            self.primary.get(i)
+        } else {
+            self.secondary.get(i - n)
+        }
+    }
+    fn storage_len(&self) -> usize {
+        self.primary.len() + self.secondary.len()
+    }
+}
+
+crate::engine::page_state!(DualBitmap);

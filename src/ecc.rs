@@ -1,0 +1,270 @@
+//! Allocation state stored as error-correcting codewords.
+
+use crate::engine::{low, Conflict, Engine, WordRead};
+use crate::primitive::{AtomicU64, Ordering};
+use crate::state::ScrubReport;
+use crate::storage::{Counters, Words};
+use crate::StateError;
+use core::marker::PhantomData;
+use eccmap_codes::{Decoded, LaneCode};
+
+/// Page allocation state as codewords of the code `C`, packed in
+/// `AtomicU64` lanes: `64 / C::CODE_BITS` codewords per word.
+///
+/// | code | codewords per word | pages per word | bits per page |
+/// |---|---|---|---|
+/// | [`Secded64`](eccmap_codes::Secded64) (default) | 1 | 57 | 1.123 |
+/// | [`Secded32`](eccmap_codes::Secded32) | 2 | 52 | 1.231 |
+/// | [`Hamming84`](eccmap_codes::Hamming84) | 8 | 32 | 2.0 |
+/// | [`Hamming74`](eccmap_codes::Hamming74) | 9 (bit 63 unused) | 36 | 1.778 |
+///
+/// Page offset `o` of a word is data bit `o % k` of codeword `o / k`
+/// (`k = C::DATA_BITS`); for `Secded64`, page offset `o` is bit `o`.
+///
+/// - Every state change is one compare-and-swap that XORs the changed
+///   pages' deltas into the word: data and check bits move together, so no
+///   reader ever sees half an update, and there is no retry and no false
+///   alarm under concurrency.
+/// - Every read of a word decodes it. A single-bit fault found on any path is
+///   repaired in place by the same compare-and-swap (so a concurrent update
+///   is never lost), counted in `ce_count`, and the answer is right. A
+///   codeword that cannot be corrected makes every operation that needs one
+///   of its pages fail with [`StateError::Uncorrectable`] naming its pages.
+///
+/// ```
+/// use eccmap::{EccBitmap, FaultInjection, PageState, StateError};
+/// use eccmap_codes::Secded64;
+/// let map = EccBitmap::<Secded64>::with_pages(114);
+/// map.alloc(60)?;
+/// // Two flipped bits in the second word (pages 57..114): detected, not guessed.
+/// map.flip_storage_bit(64 + 1)?;
+/// map.flip_storage_bit(64 + 2)?;
+/// assert_eq!(map.is_allocated(60), Err(StateError::Uncorrectable { first: 57, count: 57 }));
+/// assert_eq!(map.is_allocated(0), Ok(false)); // the first word is fine
+/// # Ok::<(), StateError>(())
+/// ```
+pub struct EccBitmap<C: LaneCode> {
+    pages: usize,
+    words: Words,
+    counters: Counters,
+    code: PhantomData<C>,
+}
+
+/// One decoded word.
+struct View {
+    /// Allocated pages (page mask).
+    allocated: u64,
+    /// Pages of uncorrectable codewords.
+    bad: u64,
+    /// The word with every correctable codeword repaired.
+    fixed: u64,
+    /// Codewords repaired in `fixed`.
+    corrected: u32,
+    /// Uncorrectable codewords.
+    bad_lanes: u32,
+}
+
+impl<C: LaneCode> EccBitmap<C> {
+    const N: usize = C::CODE_BITS as usize;
+    const K: usize = C::DATA_BITS as usize;
+    /// Codewords per storage word.
+    pub const LANES: usize = 64 / Self::N;
+    /// Pages per storage word.
+    pub const PAGES_PER_WORD: usize = Self::LANES * Self::K;
+    /// The value of a word of all-free pages.
+    const INIT: u64 = {
+        let mut w = 0;
+        let mut l = 0;
+        while l < Self::LANES {
+            w |= C::COSET << (l * Self::N);
+            l += 1;
+        }
+        w
+    };
+
+    /// Storage words needed for `pages` pages.
+    pub const fn words_for(pages: usize) -> usize {
+        pages.div_ceil(Self::PAGES_PER_WORD)
+    }
+
+    /// A map of `pages` free pages in its own allocation.
+    #[cfg(feature = "alloc")]
+    pub fn with_pages(pages: usize) -> Self {
+        Self::over(pages, Words::new(Self::words_for(pages), Self::INIT))
+    }
+
+    /// A map of `pages` free pages over caller-provided storage of at least
+    /// [`words_for(pages)`](Self::words_for) words, which it initialises.
+    pub fn from_static(storage: &'static [AtomicU64], pages: usize) -> Result<Self, StateError> {
+        Ok(Self::over(
+            pages,
+            Words::borrowed(storage, Self::words_for(pages), Self::INIT)?,
+        ))
+    }
+
+    fn over(pages: usize, words: Words) -> Self {
+        EccBitmap {
+            pages,
+            words,
+            counters: Counters::new(),
+            code: PhantomData,
+        }
+    }
+
+    /// Decodes every codeword of `word`: the one verify-and-correct step
+    /// that every path (read, update, scrub) goes through.
+    #[inline(always)]
+    fn view(word: u64) -> View {
+        let mut v = View {
+            allocated: 0,
+            bad: 0,
+            fixed: word,
+            corrected: 0,
+            bad_lanes: 0,
+        };
+        for l in 0..Self::LANES {
+            let lane = (word >> (l * Self::N)) & low(Self::N);
+            match C::decode(lane) {
+                Decoded::Clean(d) => v.allocated |= d << (l * Self::K),
+                Decoded::Corrected { data, bit } => {
+                    v.allocated |= data << (l * Self::K);
+                    v.fixed ^= 1 << (l * Self::N + bit as usize);
+                    v.corrected += 1;
+                }
+                Decoded::Uncorrectable { .. } => {
+                    v.bad |= low(Self::K) << (l * Self::K);
+                    v.bad_lanes += 1;
+                }
+            }
+        }
+        v
+    }
+
+    /// The storage change that flips the pages of page mask `mask`.
+    #[inline(always)]
+    fn delta(mask: u64) -> u64 {
+        if Self::LANES == 1 {
+            return if mask.is_power_of_two() {
+                C::delta(mask.trailing_zeros())
+            } else {
+                C::delta_mask(mask)
+            };
+        }
+        let mut d = 0;
+        for l in 0..Self::LANES {
+            let part = (mask >> (l * Self::K)) & low(Self::K);
+            if part != 0 {
+                d |= C::delta_mask(part) << (l * Self::N);
+            }
+        }
+        d
+    }
+
+    /// Writes back a repaired word if the word still holds `seen`; counts
+    /// the repair only if this thread's write is the one that landed.
+    #[inline]
+    fn repair(&self, w: usize, seen: u64, v: &View) -> bool {
+        if v.fixed == seen {
+            return false;
+        }
+        let ok = self.words[w]
+            .compare_exchange(seen, v.fixed, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if ok {
+            self.counters.ce(u64::from(v.corrected));
+        }
+        ok
+    }
+}
+
+impl<C: LaneCode> Engine for EccBitmap<C> {
+    const PAGES_PER_WORD: usize = Self::PAGES_PER_WORD;
+    fn page_count(&self) -> usize {
+        self.pages
+    }
+    fn word_count(&self) -> usize {
+        self.words.len()
+    }
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    #[inline]
+    fn read(&self, w: usize, _want: u64) -> WordRead {
+        let cur = self.words[w].load(Ordering::Acquire);
+        let v = Self::view(cur);
+        self.repair(w, cur, &v);
+        WordRead {
+            allocated: v.allocated,
+            bad: v.bad,
+        }
+    }
+    #[inline]
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+        let cell = &self.words[w];
+        let mut cur = cell.load(Ordering::Acquire);
+        loop {
+            let v = Self::view(cur);
+            let at = v.bad & mask;
+            if at != 0 {
+                self.repair(w, cur, &v);
+                return Err(Conflict::Bad { bad: v.bad, at });
+            }
+            let clash = if alloc {
+                v.allocated & mask
+            } else {
+                !v.allocated & mask
+            };
+            // The repair (if any) and the update land together, in one CAS.
+            let new = if clash == 0 {
+                v.fixed ^ Self::delta(mask)
+            } else {
+                v.fixed
+            };
+            if new == cur {
+                return Err(Conflict::State(clash));
+            }
+            match cell.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if v.corrected != 0 {
+                        self.counters.ce(u64::from(v.corrected));
+                    }
+                    return if clash == 0 {
+                        Ok(())
+                    } else {
+                        Err(Conflict::State(clash))
+                    };
+                }
+                Err(now) => cur = now,
+            }
+        }
+    }
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
+        let mut cur = self.words[w].load(Ordering::Acquire);
+        loop {
+            let v = Self::view(cur);
+            if v.fixed != cur && !self.repair(w, cur, &v) {
+                // The word changed under us: decode what is there now.
+                cur = self.words[w].load(Ordering::Acquire);
+                continue;
+            }
+            report.corrected += if v.fixed != cur {
+                v.corrected as usize
+            } else {
+                0
+            };
+            report.uncorrectable += v.bad_lanes as usize;
+            return v.bad;
+        }
+    }
+    fn storage_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+        self.words.get(i)
+    }
+    fn storage_len(&self) -> usize {
+        self.words.len()
+    }
+}
+
+crate::engine::page_state!(EccBitmap<C>, C: LaneCode);

@@ -1,0 +1,399 @@
+//! The page-level logic every map shares, written once over [`Engine`]: the
+//! few word-level primitives in which the schemes differ.
+//!
+//! A map's pages are laid out `PAGES_PER_WORD` to a storage word; a "page
+//! mask" is a `u64` whose bit `o` stands for page `word * PAGES_PER_WORD + o`.
+
+use crate::error::StateError;
+use crate::primitive::AtomicU64;
+use crate::state::{FaultStats, ScrubReport};
+use crate::storage::Counters;
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+/// One verified read of a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WordRead {
+    /// Pages allocated (meaningful outside `bad`).
+    pub(crate) allocated: u64,
+    /// Pages whose state could not be verified.
+    pub(crate) bad: u64,
+}
+
+/// What a scheme provides: verified word reads, conditional word updates,
+/// word scrubbing and raw storage.
+pub(crate) trait Engine: Sync {
+    /// Pages held by one storage word of state.
+    const PAGES_PER_WORD: usize;
+    /// Pages tracked.
+    fn page_count(&self) -> usize;
+    /// Words of state (for the dual bitmap, word pairs).
+    fn word_count(&self) -> usize;
+    /// The shared counters.
+    fn counters(&self) -> &Counters;
+    /// Reads word `w`, verifying it and repairing what the scheme can.
+    /// `want` are the pages the caller will use (a scheme may verify only
+    /// those, retrying a transient mismatch).
+    fn read(&self, w: usize, want: u64) -> WordRead;
+    /// Atomically marks the pages of `mask` allocated (`alloc`) or free,
+    /// provided each is verified and in the opposite state; otherwise
+    /// changes nothing and returns which condition failed.
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict>;
+    /// Checks word `w`, repairs what it can, and adds to `report`.
+    /// Returns the page mask of the word's unverifiable pages.
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64;
+    /// Bytes of storage.
+    fn storage_bytes(&self) -> usize;
+    /// Raw storage word `i` (data words first, then any second allocation).
+    fn storage_cell(&self, i: usize) -> Option<&AtomicU64>;
+    /// Number of raw storage words.
+    fn storage_len(&self) -> usize;
+}
+
+/// Why a word update was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conflict {
+    /// These pages of the mask were already in the target state.
+    State(u64),
+    /// The word's pages in `bad` could not be verified, among them the
+    /// pages `at` of the mask.
+    Bad {
+        /// Unverifiable pages of the word.
+        bad: u64,
+        /// Those of them the update needed.
+        at: u64,
+    },
+}
+
+/// Mask of the low `n` bits, `n <= 64`.
+#[inline(always)]
+pub(crate) const fn low(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// The page mask of pages `lo..hi` within one word (`lo < hi <= 64`).
+#[inline(always)]
+fn span(lo: usize, hi: usize) -> u64 {
+    low(hi) & !low(lo)
+}
+
+/// Passes an error out, or panics on it with the `panic-on-fault` feature
+/// (the baseline's fail-deterministically mode).
+#[inline]
+#[track_caller]
+pub(crate) fn fail(e: StateError) -> StateError {
+    #[cfg(feature = "panic-on-fault")]
+    if matches!(
+        e,
+        StateError::DoubleAlloc { .. }
+            | StateError::DoubleFree { .. }
+            | StateError::Uncorrectable { .. }
+    ) {
+        panic!("eccmap: {e}");
+    }
+    e
+}
+
+/// The error for the whole run of unverifiable pages of word `w` that
+/// contains the lowest set bit of `at` (a subset of `bad`), clipped to the
+/// map. Counted as one uncorrected error.
+fn uncorrectable<E: Engine>(m: &E, w: usize, bad: u64, at: u64) -> StateError {
+    debug_assert!(at != 0 && at & !bad == 0);
+    let p = at.trailing_zeros() as usize;
+    let zeros_below = !bad & low(p);
+    let lo = if zeros_below == 0 {
+        0
+    } else {
+        64 - zeros_below.leading_zeros() as usize
+    };
+    let hi = p + (!(bad >> p)).trailing_zeros() as usize;
+    let first = w * E::PAGES_PER_WORD + lo;
+    let end = (w * E::PAGES_PER_WORD + hi).min(m.page_count());
+    m.counters().ue();
+    fail(StateError::Uncorrectable {
+        first,
+        count: end.saturating_sub(first).max(1),
+    })
+}
+
+fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, u64), StateError> {
+    if page >= m.page_count() {
+        return Err(StateError::OutOfRange {
+            page,
+            pages: m.page_count(),
+        });
+    }
+    Ok((page / E::PAGES_PER_WORD, 1u64 << (page % E::PAGES_PER_WORD)))
+}
+
+fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), StateError> {
+    let pages = m.page_count();
+    if count == 0 {
+        return Err(StateError::EmptyRange { first });
+    }
+    match first.checked_add(count) {
+        Some(end) if end <= pages => Ok(()),
+        _ => Err(StateError::RangeOutOfBounds {
+            first,
+            count,
+            pages,
+        }),
+    }
+}
+
+/// The (word, page mask) pieces of `first..first + count`, in order.
+fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, u64)> {
+    let ppw = E::PAGES_PER_WORD;
+    let end = first + count;
+    let (w0, w1) = (first / ppw, (end - 1) / ppw);
+    (w0..=w1).map(move |w| {
+        let lo = first.max(w * ppw) - w * ppw;
+        let hi = end.min((w + 1) * ppw) - w * ppw;
+        (w, span(lo, hi))
+    })
+}
+
+fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict, alloc: bool) -> StateError {
+    match c {
+        Conflict::Bad { bad, at } => uncorrectable(m, w, bad, at),
+        Conflict::State(pages) => {
+            let page = w * E::PAGES_PER_WORD + pages.trailing_zeros() as usize;
+            if alloc {
+                m.counters().double_alloc();
+                fail(StateError::DoubleAlloc { page })
+            } else {
+                m.counters().double_free();
+                fail(StateError::DoubleFree { page })
+            }
+        }
+    }
+}
+
+pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), StateError> {
+    let (w, bit) = check_page(m, page)?;
+    m.update(w, bit, alloc)
+        .map_err(|c| conflict_error(m, w, c, alloc))
+}
+
+pub(crate) fn set_range<E: Engine>(
+    m: &E,
+    first: usize,
+    count: usize,
+    alloc: bool,
+) -> Result<(), StateError> {
+    check_range(m, first, count)?;
+    for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
+        if let Err(c) = m.update(w, mask, alloc) {
+            // Undo the words already changed. Those pages belong to this call,
+            // so the reverse update can only fail if their storage was damaged
+            // meanwhile beyond repair, which it then reports in the counters.
+            for (uw, umask) in pieces::<E>(first, count).take(done) {
+                let _ = m.update(uw, umask, !alloc);
+            }
+            return Err(conflict_error(m, w, c, alloc));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateError> {
+    let (w, bit) = check_page(m, page)?;
+    let r = m.read(w, bit);
+    if r.bad & bit != 0 {
+        return Err(uncorrectable(m, w, r.bad, bit));
+    }
+    Ok(r.allocated & bit != 0)
+}
+
+/// Pages of word `w` that exist (below `page_count`).
+fn valid<E: Engine>(m: &E, w: usize) -> u64 {
+    let base = w * E::PAGES_PER_WORD;
+    low(m.page_count().saturating_sub(base).min(E::PAGES_PER_WORD))
+}
+
+pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, StateError> {
+    let pages = m.page_count();
+    if from > pages {
+        return Err(StateError::OutOfRange { page: from, pages });
+    }
+    if from == pages {
+        return Ok(None);
+    }
+    let ppw = E::PAGES_PER_WORD;
+    for w in from / ppw..m.word_count() {
+        let mut want = valid(m, w);
+        if w == from / ppw {
+            want &= !low(from % ppw);
+        }
+        let r = m.read(w, want);
+        let free = !r.allocated & want & !r.bad;
+        let bad = r.bad & want;
+        // A page of unknown state before the first free one: its answer
+        // cannot be given without a guess.
+        let first_free = if free == 0 {
+            u64::MAX
+        } else {
+            free & free.wrapping_neg()
+        };
+        if bad != 0 && (bad & first_free.wrapping_sub(1)) != 0 {
+            return Err(uncorrectable(m, w, r.bad, bad));
+        }
+        if free != 0 {
+            return Ok(Some(w * ppw + free.trailing_zeros() as usize));
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) fn count_allocated<E: Engine>(m: &E) -> Result<usize, StateError> {
+    let mut n = 0;
+    for w in 0..m.word_count() {
+        let want = valid(m, w);
+        let r = m.read(w, want);
+        if r.bad & want != 0 {
+            return Err(uncorrectable(m, w, r.bad, r.bad & want));
+        }
+        n += (r.allocated & want).count_ones() as usize;
+    }
+    Ok(n)
+}
+
+pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
+    let mut report = ScrubReport::default();
+    for w in 0..m.word_count() {
+        report.words += 1;
+        let bad = m.scrub_word(w, &mut report) & valid(m, w);
+        #[cfg(feature = "alloc")]
+        push_runs(&mut report.bad_pages, w * E::PAGES_PER_WORD, bad);
+        let _ = bad;
+    }
+    m.counters().ue_n(report.uncorrectable as u64);
+    #[cfg(feature = "panic-on-fault")]
+    if report.uncorrectable != 0 {
+        panic!(
+            "eccmap: scrub found {} uncorrectable words",
+            report.uncorrectable
+        );
+    }
+    report
+}
+
+/// Appends the runs of set bits of `bad` (page mask at `base`) to `out`,
+/// merging with the last range when contiguous.
+#[cfg(feature = "alloc")]
+fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: u64) {
+    while bad != 0 {
+        let lo = bad.trailing_zeros() as usize;
+        let run = (!(bad >> lo)).trailing_zeros() as usize;
+        let (s, e) = (base + lo, base + lo + run);
+        match out.last_mut() {
+            Some(last) if last.end == s => last.end = e,
+            _ => out.push(s..e),
+        }
+        bad &= !span(lo, lo + run);
+    }
+}
+
+#[cfg(feature = "alloc")]
+pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<u64>, StateError> {
+    let mut v = bitvec::vec::BitVec::<u64>::repeat(false, m.page_count());
+    for w in 0..m.word_count() {
+        let want = valid(m, w);
+        let r = m.read(w, want);
+        if r.bad & want != 0 {
+            return Err(uncorrectable(m, w, r.bad, r.bad & want));
+        }
+        let base = w * E::PAGES_PER_WORD;
+        let mut a = r.allocated & want;
+        while a != 0 {
+            v.set(base + a.trailing_zeros() as usize, true);
+            a &= a - 1;
+        }
+    }
+    Ok(v)
+}
+
+pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
+    m.counters().snapshot()
+}
+
+pub(crate) fn cell<E: Engine>(m: &E, i: usize) -> Result<&AtomicU64, StateError> {
+    m.storage_cell(i).ok_or(StateError::StorageOutOfRange {
+        index: i,
+        len: m.storage_len(),
+    })
+}
+
+/// Implements [`PageState`](crate::PageState) and
+/// [`FaultInjection`](crate::FaultInjection) for a map type by delegating to
+/// the shared logic above.
+macro_rules! page_state {
+    ($ty:ty $(, $gen:ident : $bound:path)?) => {
+        impl$(<$gen: $bound>)? $crate::PageState for $ty {
+            fn pages(&self) -> usize {
+                $crate::engine::Engine::page_count(self)
+            }
+            fn alloc(&self, page: usize) -> Result<(), $crate::StateError> {
+                $crate::engine::set_one(self, page, true)
+            }
+            fn free(&self, page: usize) -> Result<(), $crate::StateError> {
+                $crate::engine::set_one(self, page, false)
+            }
+            fn alloc_range(&self, first: usize, count: usize) -> Result<(), $crate::StateError> {
+                $crate::engine::set_range(self, first, count, true)
+            }
+            fn free_range(&self, first: usize, count: usize) -> Result<(), $crate::StateError> {
+                $crate::engine::set_range(self, first, count, false)
+            }
+            fn is_allocated(&self, page: usize) -> Result<bool, $crate::StateError> {
+                $crate::engine::is_allocated(self, page)
+            }
+            fn find_free(&self, from: usize) -> Result<Option<usize>, $crate::StateError> {
+                $crate::engine::find_free(self, from)
+            }
+            fn count_allocated(&self) -> Result<usize, $crate::StateError> {
+                $crate::engine::count_allocated(self)
+            }
+            fn scrub(&self) -> $crate::ScrubReport {
+                $crate::engine::scrub(self)
+            }
+            fn stats(&self) -> $crate::FaultStats {
+                $crate::engine::stats(self)
+            }
+            fn storage_bytes(&self) -> usize {
+                $crate::engine::Engine::storage_bytes(self)
+            }
+            #[cfg(feature = "alloc")]
+            fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, $crate::StateError> {
+                $crate::engine::snapshot(self)
+            }
+        }
+
+        impl$(<$gen: $bound>)? $crate::FaultInjection for $ty {
+            fn storage_words(&self) -> usize {
+                $crate::engine::Engine::storage_len(self)
+            }
+            fn storage_word(&self, i: usize) -> u64 {
+                $crate::engine::cell(self, i)
+                    .expect("storage word index out of range")
+                    .load($crate::primitive::Ordering::Acquire)
+            }
+            fn flip_storage_bit(&self, bit: usize) -> Result<(), $crate::StateError> {
+                let len = $crate::FaultInjection::storage_bits(self);
+                let c = $crate::engine::cell(self, bit / 64)
+                    .map_err(|_| $crate::StateError::StorageOutOfRange { index: bit, len })?;
+                c.fetch_xor(1 << (bit % 64), $crate::primitive::Ordering::AcqRel);
+                Ok(())
+            }
+            fn write_storage_word(&self, i: usize, value: u64) -> Result<(), $crate::StateError> {
+                $crate::engine::cell(self, i)?.store(value, $crate::primitive::Ordering::Release);
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use page_state;

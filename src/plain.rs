@@ -1,0 +1,115 @@
+//! The unprotected bitmap: the zero-cost floor and the control.
+
+use crate::engine::{Conflict, Engine, WordRead};
+use crate::primitive::{AtomicU64, Ordering};
+use crate::state::ScrubReport;
+use crate::storage::{Counters, Words};
+use crate::StateError;
+
+/// One bit per page (1 = allocated) in `AtomicU64` words, no protection.
+///
+/// Every fault in its storage is silent: a flipped bit is a wrong answer.
+/// It is here as the floor every protected scheme is measured against, in
+/// speed and memory (1 bit per page), and as the control of the fault
+/// campaign. Its scrub checks nothing.
+pub struct PlainBitmap {
+    pages: usize,
+    words: Words,
+    counters: Counters,
+}
+
+impl PlainBitmap {
+    /// Storage words needed for `pages` pages.
+    pub const fn words_for(pages: usize) -> usize {
+        pages.div_ceil(64)
+    }
+
+    /// A map of `pages` free pages in its own allocation.
+    #[cfg(feature = "alloc")]
+    pub fn with_pages(pages: usize) -> PlainBitmap {
+        PlainBitmap {
+            pages,
+            words: Words::new(Self::words_for(pages), 0),
+            counters: Counters::new(),
+        }
+    }
+
+    /// A map of `pages` free pages over caller-provided storage of at least
+    /// [`words_for(pages)`](Self::words_for) words, which it initialises.
+    pub fn from_static(
+        storage: &'static [AtomicU64],
+        pages: usize,
+    ) -> Result<PlainBitmap, StateError> {
+        let words = Words::borrowed(storage, Self::words_for(pages), 0)?;
+        Ok(PlainBitmap {
+            pages,
+            words,
+            counters: Counters::new(),
+        })
+    }
+}
+
+/// Sets (`alloc`) or clears the bits of `mask` in `cell` with one atomic
+/// read-modify-write, provided none is already in the target state; on a
+/// conflict, puts back the bits it changed. Returns the previous value.
+pub(crate) fn test_and_update(cell: &AtomicU64, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+    if alloc {
+        let old = cell.fetch_or(mask, Ordering::AcqRel);
+        let clash = old & mask;
+        if clash != 0 {
+            if mask & !old != 0 {
+                cell.fetch_and(!(mask & !old), Ordering::AcqRel);
+            }
+            return Err(Conflict::State(clash));
+        }
+        Ok(old)
+    } else {
+        let old = cell.fetch_and(!mask, Ordering::AcqRel);
+        let clash = mask & !old;
+        if clash != 0 {
+            if mask & old != 0 {
+                cell.fetch_or(mask & old, Ordering::AcqRel);
+            }
+            return Err(Conflict::State(clash));
+        }
+        Ok(old)
+    }
+}
+
+impl Engine for PlainBitmap {
+    const PAGES_PER_WORD: usize = 64;
+    fn page_count(&self) -> usize {
+        self.pages
+    }
+    fn word_count(&self) -> usize {
+        self.words.len()
+    }
+    fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    #[inline]
+    fn read(&self, w: usize, _want: u64) -> WordRead {
+        WordRead {
+            allocated: self.words[w].load(Ordering::Acquire),
+            bad: 0,
+        }
+    }
+    #[inline]
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+        test_and_update(&self.words[w], mask, alloc).map(|_| ())
+    }
+    fn scrub_word(&self, _w: usize, _report: &mut ScrubReport) -> u64 {
+        0
+    }
+    fn storage_bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+        self.words.get(i)
+    }
+    fn storage_len(&self) -> usize {
+        self.words.len()
+    }
+}
+
+crate::engine::page_state!(PlainBitmap);

@@ -1,0 +1,137 @@
+//! The public face of every map: [`PageState`], [`FaultInjection`] and the
+//! reports they return.
+
+use crate::error::StateError;
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+#[cfg(feature = "alloc")]
+use core::ops::Range;
+
+/// Lock-free page allocation state: which pages of `0..pages()` are
+/// allocated. All methods take `&self` and may be called from any number of
+/// threads at once.
+///
+/// Every read of stored state is verified. What a map does with a fault it
+/// finds depends on its scheme: [`EccBitmap`](crate::EccBitmap) repairs
+/// single-bit faults in place and answers correctly;
+/// [`DualBitmap`](crate::DualBitmap) reports
+/// [`StateError::Uncorrectable`]; [`PlainBitmap`](crate::PlainBitmap) cannot
+/// see faults at all.
+///
+/// ```
+/// use eccmap::{PageMap, PageState, StateError};
+/// let map = PageMap::with_pages(1000);
+/// map.alloc(7)?;
+/// assert_eq!(map.alloc(7), Err(StateError::DoubleAlloc { page: 7 }));
+/// map.alloc_range(100, 512)?;
+/// assert_eq!(map.find_free(100)?, Some(612));
+/// assert_eq!(map.count_allocated()?, 513);
+/// map.free_range(100, 512)?;
+/// map.free(7)?;
+/// assert!(!map.is_allocated(7)?);
+/// # Ok::<(), StateError>(())
+/// ```
+pub trait PageState: Send + Sync {
+    /// Number of pages the map tracks.
+    fn pages(&self) -> usize;
+    /// Marks `page` allocated. [`StateError::DoubleAlloc`] if it already is
+    /// (the state is then unchanged).
+    fn alloc(&self, page: usize) -> Result<(), StateError>;
+    /// Marks `page` free. [`StateError::DoubleFree`] if it already is.
+    fn free(&self, page: usize) -> Result<(), StateError>;
+    /// Marks `count` pages from `first` allocated, all or nothing: on any
+    /// error, no page of the call has changed state when it returns.
+    fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError>;
+    /// Marks `count` pages from `first` free, all or nothing.
+    fn free_range(&self, first: usize, count: usize) -> Result<(), StateError>;
+    /// Whether `page` is allocated.
+    fn is_allocated(&self, page: usize) -> Result<bool, StateError>;
+    /// The first free page at or after `from`; `Ok(None)` if there is none.
+    /// `from == pages()` is allowed and finds nothing.
+    fn find_free(&self, from: usize) -> Result<Option<usize>, StateError>;
+    /// Number of allocated pages. Fails if any page's state is unknown.
+    fn count_allocated(&self) -> Result<usize, StateError>;
+    /// Checks every stored word, repairing what the scheme can repair, in
+    /// place and without losing a concurrent update.
+    fn scrub(&self) -> ScrubReport;
+    /// Fault and violation counters since construction.
+    fn stats(&self) -> FaultStats;
+    /// Bytes of storage the state occupies (check bits, copies and padding
+    /// included).
+    fn storage_bytes(&self) -> usize;
+    /// A verified copy of the whole state, bit `p` set when page `p` is
+    /// allocated.
+    #[cfg(feature = "alloc")]
+    fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, StateError>;
+}
+
+/// Raw access to a map's stored bits, behind its encoder's back: for tests
+/// and for users' own safety validation.
+///
+/// Storage bit `i` is bit `i % 64` of storage word `i / 64`. The storage words
+/// cover every stored bit: data, check bits, padding, and for the
+/// [`DualBitmap`](crate::DualBitmap) the primary's words followed by the
+/// secondary's. Every access is atomic, so it is safe while other threads
+/// use the map.
+///
+/// ```
+/// use eccmap::{EccBitmap, FaultInjection, PageState};
+/// use eccmap_codes::Secded64;
+/// let map = EccBitmap::<Secded64>::with_pages(100);
+/// map.flip_storage_bit(3)?;                 // a cosmic ray on page 3
+/// assert_eq!(map.is_allocated(3), Ok(false)); // corrected on read
+/// assert_eq!(map.stats().ce_count, 1);
+/// # Ok::<(), eccmap::StateError>(())
+/// ```
+pub trait FaultInjection {
+    /// Number of 64-bit storage words.
+    fn storage_words(&self) -> usize;
+    /// Number of stored bits: `storage_words() * 64`.
+    fn storage_bits(&self) -> usize {
+        self.storage_words() * 64
+    }
+    /// The raw value of storage word `i`.
+    ///
+    /// # Panics
+    /// If `i >= storage_words()`.
+    fn storage_word(&self, i: usize) -> u64;
+    /// Flips storage bit `bit` atomically.
+    fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
+    /// Overwrites storage word `i` atomically.
+    fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
+}
+
+/// What one [`PageState::scrub`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrubReport {
+    /// Storage words checked (for the dual bitmap: word pairs).
+    pub words: usize,
+    /// Single-bit faults repaired in place.
+    pub corrected: usize,
+    /// Codewords (dual bitmap: word pairs) found damaged beyond repair.
+    pub uncorrectable: usize,
+    /// The pages whose state is unknown, as ranges in increasing order.
+    #[cfg(feature = "alloc")]
+    pub bad_pages: Vec<Range<usize>>,
+}
+
+impl ScrubReport {
+    /// True when nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.corrected == 0 && self.uncorrectable == 0
+    }
+}
+
+/// Fault and violation counters, named after Linux EDAC's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultStats {
+    /// Corrected errors: single-bit faults repaired in place.
+    pub ce_count: u64,
+    /// Uncorrected errors: each time an operation or a scrub found state it
+    /// could not verify (one fault seen by several operations counts each time).
+    pub ue_count: u64,
+    /// Rejected double allocations.
+    pub double_alloc: u64,
+    /// Rejected double frees.
+    pub double_free: u64,
+}
