@@ -6,7 +6,7 @@
 
 use crate::error::StateError;
 use crate::primitive::AtomicU64;
-use crate::state::{FaultStats, ScrubReport};
+use crate::state::{Claim, FaultStats, ScrubReport};
 use crate::storage::Counters;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
@@ -179,13 +179,14 @@ pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), 
         .map_err(|c| conflict_error(m, w, c, alloc))
 }
 
-pub(crate) fn set_range<E: Engine>(
+/// Applies `alloc` to `first..first + count` word by word, undoing the words
+/// already changed if one is refused. The range must be checked.
+fn apply_range<E: Engine>(
     m: &E,
     first: usize,
     count: usize,
     alloc: bool,
-) -> Result<(), StateError> {
-    check_range(m, first, count)?;
+) -> Result<(), (usize, Conflict)> {
     for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
         if let Err(c) = m.update(w, mask, alloc) {
             // Undo the words already changed. Those pages belong to this call,
@@ -194,10 +195,51 @@ pub(crate) fn set_range<E: Engine>(
             for (uw, umask) in pieces::<E>(first, count).take(done) {
                 let _ = m.update(uw, umask, !alloc);
             }
-            return Err(conflict_error(m, w, c, alloc));
+            return Err((w, c));
         }
     }
     Ok(())
+}
+
+pub(crate) fn set_range<E: Engine>(
+    m: &E,
+    first: usize,
+    count: usize,
+    alloc: bool,
+) -> Result<(), StateError> {
+    check_range(m, first, count)?;
+    apply_range(m, first, count, alloc).map_err(|(w, c)| conflict_error(m, w, c, alloc))
+}
+
+pub(crate) fn try_alloc_range<E: Engine>(
+    m: &E,
+    first: usize,
+    count: usize,
+) -> Result<Claim, StateError> {
+    check_range(m, first, count)?;
+    // Look before claiming, so that a busy range is not claimed and undone.
+    for (w, mask) in pieces::<E>(first, count) {
+        let r = m.read(w, mask);
+        let busy = r.allocated & mask & !r.bad;
+        let bad = r.bad & mask;
+        let first_busy = busy & busy.wrapping_neg();
+        if bad != 0 && (first_busy == 0 || bad & (first_busy - 1) != 0) {
+            return Err(uncorrectable(m, w, r.bad, bad));
+        }
+        if busy != 0 {
+            return Ok(Claim::Busy {
+                page: w * E::PAGES_PER_WORD + busy.trailing_zeros() as usize,
+            });
+        }
+    }
+    match apply_range(m, first, count, true) {
+        Ok(()) => Ok(Claim::Claimed),
+        // Another thread took a page in between: a lost race, not a violation.
+        Err((w, Conflict::State(pages))) => Ok(Claim::Busy {
+            page: w * E::PAGES_PER_WORD + pages.trailing_zeros() as usize,
+        }),
+        Err((w, c)) => Err(conflict_error(m, w, c, true)),
+    }
 }
 
 pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateError> {
@@ -348,6 +390,9 @@ macro_rules! page_state {
             }
             fn free_range(&self, first: usize, count: usize) -> Result<(), $crate::StateError> {
                 $crate::engine::set_range(self, first, count, false)
+            }
+            fn try_alloc_range(&self, first: usize, count: usize) -> Result<$crate::Claim, $crate::StateError> {
+                $crate::engine::try_alloc_range(self, first, count)
             }
             fn is_allocated(&self, page: usize) -> Result<bool, $crate::StateError> {
                 $crate::engine::is_allocated(self, page)

@@ -20,6 +20,8 @@
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
 //! caller-provided `&'static [AtomicU64]` storage with `from_static`.
 //!
+//! [`FrameAllocator`] is a lock-free frame allocator on any of them.
+//!
 //! The codes are in the `eccmap-codes` crate, re-exported as [`codes`].
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
@@ -31,6 +33,7 @@ mod dual;
 mod ecc;
 mod engine;
 mod error;
+mod frame;
 mod plain;
 mod primitive;
 mod state;
@@ -40,8 +43,9 @@ pub use dual::DualBitmap;
 pub use ecc::EccBitmap;
 pub use eccmap_codes as codes;
 pub use error::StateError;
+pub use frame::{FrameAllocator, Policy};
 pub use plain::PlainBitmap;
-pub use state::{FaultInjection, FaultStats, PageState, ScrubReport};
+pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
 
 /// The atomic word type that caller-provided storage is made of
 /// (`core`'s, or loom's under `--cfg loom`).

@@ -44,6 +44,12 @@ pub trait PageState: Send + Sync {
     fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` free, all or nothing.
     fn free_range(&self, first: usize, count: usize) -> Result<(), StateError>;
+    /// The allocator's claim: marks `count` pages from `first` allocated if
+    /// all are free, all or nothing. Finding one busy (or losing a race for
+    /// one to another thread) is not a violation: it returns
+    /// [`Claim::Busy`] naming that page, changes nothing and counts nothing.
+    /// Errors: bad input, or a page of the range whose state is unknown.
+    fn try_alloc_range(&self, first: usize, count: usize) -> Result<Claim, StateError>;
     /// Whether `page` is allocated.
     fn is_allocated(&self, page: usize) -> Result<bool, StateError>;
     /// The first free page at or after `from`; `Ok(None)` if there is none.
@@ -99,6 +105,18 @@ pub trait FaultInjection {
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
     /// Overwrites storage word `i` atomically.
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
+}
+
+/// The outcome of [`PageState::try_alloc_range`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Every page of the range is now allocated by this call.
+    Claimed,
+    /// Nothing changed: `page` (in the range) was allocated.
+    Busy {
+        /// The first busy page found.
+        page: usize,
+    },
 }
 
 /// What one [`PageState::scrub`] found.
