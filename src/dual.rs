@@ -49,8 +49,8 @@ impl DualBitmap {
         let n = Self::words_for(pages);
         DualBitmap {
             pages,
-            primary: Words::new(n, 0),
-            secondary: Words::new(n, u64::MAX),
+            primary: Words::new(n, |_| 0),
+            secondary: Words::new(n, |_| u64::MAX),
             counters: Counters::new(),
         }
     }
@@ -66,8 +66,8 @@ impl DualBitmap {
         let n = Self::words_for(pages);
         Ok(DualBitmap {
             pages,
-            primary: Words::borrowed(primary, n, 0)?,
-            secondary: Words::borrowed(secondary, n, u64::MAX)?,
+            primary: Words::borrowed(primary, n, |_| 0)?,
+            secondary: Words::borrowed(secondary, n, |_| u64::MAX)?,
             counters: Counters::new(),
         })
     }

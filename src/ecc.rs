@@ -43,28 +43,116 @@ use eccmap_codes::{Decoded, LaneCode};
 /// assert_eq!(map.is_allocated(0), Ok(false)); // the first word is fine
 /// # Ok::<(), StateError>(())
 /// ```
-pub struct EccBitmap<C: LaneCode> {
+pub struct EccBitmap<C: LaneCode, K: Keying = Unkeyed> {
     pages: usize,
     words: Words,
     counters: Counters,
-    code: PhantomData<C>,
+    code: PhantomData<(C, K)>,
+}
+
+/// How a map's words are keyed to their index: the coset constant of word
+/// `i` may depend on `i`, so that a word found at the wrong index does not
+/// decode as valid. The update deltas do not depend on the key, so keying
+/// costs one XOR with a per-index constant on each access.
+pub trait Keying: Send + Sync + 'static {
+    /// The pattern XORed into storage word `word` of a map of code `C`, on
+    /// top of the code's own coset constant (0 for an unkeyed map). It lies
+    /// in the check bits of each codeword.
+    fn key<C: LaneCode>(word: usize) -> u64;
+}
+
+/// Every word has the code's own coset constant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unkeyed;
+
+impl Keying for Unkeyed {
+    #[inline(always)]
+    fn key<C: LaneCode>(_word: usize) -> u64 {
+        0
+    }
+}
+
+/// Address-keyed cosets: word `i`'s coset constant is `E[i % M]`, where `E`
+/// lists the `M = 2^(r-1) - 1` nonzero even-weight `r`-bit syndromes (63
+/// for (64,57)). A word copied to an index with another key has an even,
+/// nonzero syndrome offset: it is Uncorrectable, never valid and never
+/// "corrected"; so is an all-zero or all-ones word at every index (every
+/// coset is even and nonzero, and `H·1 = 0` for the full-length codes).
+/// Words fewer than `M` positions apart always have different keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AddressKeyed;
+
+impl AddressKeyed {
+    /// Number of distinct keys for a code with `r` check bits.
+    pub const fn keys(r: u32) -> usize {
+        (1 << (r - 1)) - 1
+    }
+
+    /// The `n`-th nonzero even-weight `r`-bit value (`n < keys(r)`).
+    pub const fn even(r: u32, n: usize) -> u64 {
+        let mut v = 0u64;
+        let mut seen = 0;
+        loop {
+            v += 1;
+            if v.count_ones() % 2 == 0 {
+                if seen == n {
+                    return v;
+                }
+                seen += 1;
+            }
+            assert!(v < 1 << r, "key index out of range");
+        }
+    }
+}
+
+/// The key words of code `C`, one per key, built at compile time.
+struct KeyTable<C: LaneCode>(PhantomData<C>);
+
+impl<C: LaneCode> KeyTable<C> {
+    const R: u32 = C::CODE_BITS - C::DATA_BITS;
+    const M: usize = AddressKeyed::keys(Self::R);
+    /// `WORDS[t]`: the storage-word pattern turning the code's coset into the
+    /// `t`-th even syndrome, in every codeword of the word.
+    const WORDS: [u64; 128] = {
+        let lanes = 64 / C::CODE_BITS as usize;
+        let base = C::COSET >> C::DATA_BITS;
+        let mut t = [0u64; 128];
+        let mut i = 0;
+        while i < Self::M {
+            let lane = (AddressKeyed::even(Self::R, i) ^ base) << C::DATA_BITS;
+            let mut l = 0;
+            while l < lanes {
+                t[i] |= lane << (l * C::CODE_BITS as usize);
+                l += 1;
+            }
+            i += 1;
+        }
+        t
+    };
+}
+
+impl Keying for AddressKeyed {
+    #[inline(always)]
+    fn key<C: LaneCode>(word: usize) -> u64 {
+        KeyTable::<C>::WORDS[word % KeyTable::<C>::M]
+    }
 }
 
 /// One decoded word.
-struct View {
+pub(crate) struct View {
     /// Allocated pages (page mask).
-    allocated: u64,
+    pub(crate) allocated: u64,
     /// Pages of uncorrectable codewords.
-    bad: u64,
+    pub(crate) bad: u64,
     /// The word with every correctable codeword repaired.
-    fixed: u64,
+    pub(crate) fixed: u64,
     /// Codewords repaired in `fixed`.
-    corrected: u32,
+    pub(crate) corrected: u32,
     /// Uncorrectable codewords.
-    bad_lanes: u32,
+    pub(crate) bad_lanes: u32,
 }
 
-impl<C: LaneCode> EccBitmap<C> {
+impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     const N: usize = C::CODE_BITS as usize;
     const K: usize = C::DATA_BITS as usize;
     /// Codewords per storage word.
@@ -90,7 +178,10 @@ impl<C: LaneCode> EccBitmap<C> {
     /// A map of `pages` free pages in its own allocation.
     #[cfg(feature = "alloc")]
     pub fn with_pages(pages: usize) -> Self {
-        Self::over(pages, Words::new(Self::words_for(pages), Self::INIT))
+        Self::over(
+            pages,
+            Words::new(Self::words_for(pages), |w| Self::INIT ^ K::key::<C>(w)),
+        )
     }
 
     /// A map of `pages` free pages over caller-provided storage of at least
@@ -98,7 +189,9 @@ impl<C: LaneCode> EccBitmap<C> {
     pub fn from_static(storage: &'static [AtomicU64], pages: usize) -> Result<Self, StateError> {
         Ok(Self::over(
             pages,
-            Words::borrowed(storage, Self::words_for(pages), Self::INIT)?,
+            Words::borrowed(storage, Self::words_for(pages), |w| {
+                Self::INIT ^ K::key::<C>(w)
+            })?,
         ))
     }
 
@@ -111,14 +204,16 @@ impl<C: LaneCode> EccBitmap<C> {
         }
     }
 
-    /// Decodes every codeword of `word`: the one verify-and-correct step
-    /// that every path (read, update, scrub) goes through.
+    /// Decodes every codeword of the raw storage word `raw` whose key is
+    /// `key`: the one verify-and-correct step that every path (read, update,
+    /// scrub) goes through.
     #[inline(always)]
-    fn view(word: u64) -> View {
+    pub(crate) fn view(raw: u64, key: u64) -> View {
+        let word = raw ^ key;
         let mut v = View {
             allocated: 0,
             bad: 0,
-            fixed: word,
+            fixed: raw,
             corrected: 0,
             bad_lanes: 0,
         };
@@ -142,7 +237,7 @@ impl<C: LaneCode> EccBitmap<C> {
 
     /// The storage change that flips the pages of page mask `mask`.
     #[inline(always)]
-    fn delta(mask: u64) -> u64 {
+    pub(crate) fn delta(mask: u64) -> u64 {
         if Self::LANES == 1 {
             return if mask.is_power_of_two() {
                 C::delta(mask.trailing_zeros())
@@ -177,7 +272,7 @@ impl<C: LaneCode> EccBitmap<C> {
     }
 }
 
-impl<C: LaneCode> Engine for EccBitmap<C> {
+impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     const PAGES_PER_WORD: usize = Self::PAGES_PER_WORD;
     fn page_count(&self) -> usize {
         self.pages
@@ -191,7 +286,7 @@ impl<C: LaneCode> Engine for EccBitmap<C> {
     #[inline]
     fn read(&self, w: usize, _want: u64) -> WordRead {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur);
+        let v = Self::view(cur, K::key::<C>(w));
         self.repair(w, cur, &v);
         WordRead {
             allocated: v.allocated,
@@ -203,7 +298,7 @@ impl<C: LaneCode> Engine for EccBitmap<C> {
         let cell = &self.words[w];
         let mut cur = cell.load(Ordering::Acquire);
         loop {
-            let v = Self::view(cur);
+            let v = Self::view(cur, K::key::<C>(w));
             let at = v.bad & mask;
             if at != 0 {
                 self.repair(w, cur, &v);
@@ -241,7 +336,7 @@ impl<C: LaneCode> Engine for EccBitmap<C> {
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
         let mut cur = self.words[w].load(Ordering::Acquire);
         loop {
-            let v = Self::view(cur);
+            let v = Self::view(cur, K::key::<C>(w));
             if v.fixed != cur && !self.repair(w, cur, &v) {
                 // The word changed under us: decode what is there now.
                 cur = self.words[w].load(Ordering::Acquire);
@@ -267,4 +362,4 @@ impl<C: LaneCode> Engine for EccBitmap<C> {
     }
 }
 
-crate::engine::page_state!(EccBitmap<C>, C: LaneCode);
+crate::engine::page_state!(EccBitmap<C, K>, C: LaneCode, K: Keying);

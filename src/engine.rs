@@ -374,8 +374,8 @@ pub(crate) fn cell<E: Engine>(m: &E, i: usize) -> Result<&AtomicU64, StateError>
 /// [`FaultInjection`](crate::FaultInjection) for a map type by delegating to
 /// the shared logic above.
 macro_rules! page_state {
-    ($ty:ty $(, $gen:ident : $bound:path)?) => {
-        impl$(<$gen: $bound>)? $crate::PageState for $ty {
+    ($ty:ty $(, $gen:ident : $bound:path)*) => {
+        impl<$($gen: $bound),*> $crate::PageState for $ty {
             fn pages(&self) -> usize {
                 $crate::engine::Engine::page_count(self)
             }
@@ -418,7 +418,7 @@ macro_rules! page_state {
             }
         }
 
-        impl$(<$gen: $bound>)? $crate::FaultInjection for $ty {
+        impl<$($gen: $bound),*> $crate::FaultInjection for $ty {
             fn storage_words(&self) -> usize {
                 $crate::engine::Engine::storage_len(self)
             }

@@ -40,7 +40,11 @@ mod state;
 mod storage;
 
 pub use dual::DualBitmap;
-pub use ecc::EccBitmap;
+pub use ecc::{AddressKeyed, EccBitmap, Keying, Unkeyed};
+
+/// [`EccBitmap`] with address-keyed cosets: a word copied to the wrong
+/// index is detected.
+pub type KeyedEccBitmap<C> = EccBitmap<C, AddressKeyed>;
 pub use eccmap_codes as codes;
 pub use error::StateError;
 pub use frame::{FrameAllocator, Policy};

@@ -29,7 +29,7 @@ impl PlainBitmap {
     pub fn with_pages(pages: usize) -> PlainBitmap {
         PlainBitmap {
             pages,
-            words: Words::new(Self::words_for(pages), 0),
+            words: Words::new(Self::words_for(pages), |_| 0),
             counters: Counters::new(),
         }
     }
@@ -40,7 +40,7 @@ impl PlainBitmap {
         storage: &'static [AtomicU64],
         pages: usize,
     ) -> Result<PlainBitmap, StateError> {
-        let words = Words::borrowed(storage, Self::words_for(pages), 0)?;
+        let words = Words::borrowed(storage, Self::words_for(pages), |_| 0)?;
         Ok(PlainBitmap {
             pages,
             words,

@@ -16,17 +16,17 @@ pub(crate) enum Words {
 }
 
 impl Words {
-    /// `len` words, each set to `init`.
+    /// `len` words, word `i` set to `init(i)`.
     #[cfg(feature = "alloc")]
-    pub(crate) fn new(len: usize, init: u64) -> Words {
-        Words::Owned((0..len).map(|_| AtomicU64::new(init)).collect())
+    pub(crate) fn new(len: usize, init: impl Fn(usize) -> u64) -> Words {
+        Words::Owned((0..len).map(|i| AtomicU64::new(init(i))).collect())
     }
 
-    /// The first `len` words of `storage`, each set to `init`.
+    /// The first `len` words of `storage`, word `i` set to `init(i)`.
     pub(crate) fn borrowed(
         storage: &'static [AtomicU64],
         len: usize,
-        init: u64,
+        init: impl Fn(usize) -> u64,
     ) -> Result<Words, crate::StateError> {
         if storage.len() < len {
             return Err(crate::StateError::StorageTooSmall {
@@ -35,8 +35,8 @@ impl Words {
             });
         }
         let storage = &storage[..len];
-        for w in storage {
-            w.store(init, Ordering::Release);
+        for (i, w) in storage.iter().enumerate() {
+            w.store(init(i), Ordering::Release);
         }
         Ok(Words::Borrowed(storage))
     }
