@@ -1,0 +1,401 @@
+//! Counting outcomes and presenting them: terminal table, Markdown, JSON,
+//! SVG chart.
+
+use crate::classify::Outcome;
+use crate::faults::Class;
+use crate::trial::Trial;
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+/// Outcome counts of one (scheme, class) cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Tally {
+    pub(crate) trials: u64,
+    pub(crate) corrected: u64,
+    pub(crate) detected: u64,
+    pub(crate) masked: u64,
+    pub(crate) silent: u64,
+    /// Silent trials in which the map counted a repair.
+    pub(crate) miscorrected: u64,
+    /// Trials with at least one false alarm.
+    pub(crate) false_alarms: u64,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, t: &Trial) {
+        self.trials += 1;
+        match t.outcome {
+            Outcome::Corrected => self.corrected += 1,
+            Outcome::Detected => self.detected += 1,
+            Outcome::Masked => self.masked += 1,
+            Outcome::Silent { miscorrected } => {
+                self.silent += 1;
+                self.miscorrected += u64::from(miscorrected);
+            }
+        }
+        self.false_alarms += u64::from(t.evidence.false_alarms > 0);
+    }
+}
+
+/// Everything measured for one scheme.
+#[derive(Debug, Clone)]
+pub(crate) struct SchemeResult {
+    pub(crate) name: &'static str,
+    pub(crate) bits_per_page: f64,
+    pub(crate) ops: u64,
+    pub(crate) busy: Duration,
+    pub(crate) classes: Vec<(Class, Tally)>,
+}
+
+impl SchemeResult {
+    pub(crate) fn ops_per_sec(&self) -> f64 {
+        self.ops as f64 / self.busy.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The whole run.
+pub(crate) struct Run {
+    pub(crate) seed: u64,
+    pub(crate) trials: usize,
+    pub(crate) threads: usize,
+    pub(crate) pages: usize,
+    pub(crate) ops_per_thread: usize,
+    pub(crate) command: String,
+    pub(crate) schemes: Vec<SchemeResult>,
+}
+
+/// The Wilson score interval (95%) of `k` successes in `n` trials.
+pub(crate) fn wilson(k: u64, n: u64) -> (f64, f64) {
+    const Z: f64 = 1.959_963_984_540_054;
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = Z * Z;
+    let denom = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denom;
+    let half = Z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// `99.4% 497/500 [98.3-99.8]`: the interval only where the rate is
+/// neither 0 nor 100%.
+fn cell(k: u64, n: u64) -> String {
+    let pct = 100.0 * k as f64 / n as f64;
+    if k == 0 || k == n {
+        format!("{pct:.1}% {k}/{n}")
+    } else {
+        let (lo, hi) = wilson(k, n);
+        format!("{pct:.1}% {k}/{n} [{:.1}-{:.1}]", 100.0 * lo, 100.0 * hi)
+    }
+}
+
+const OUTCOMES: [&str; 6] = [
+    "corrected",
+    "detected",
+    "masked",
+    "silent",
+    "miscorrected",
+    "false alarms",
+];
+
+fn counts(t: &Tally) -> [u64; 6] {
+    [
+        t.corrected,
+        t.detected,
+        t.masked,
+        t.silent,
+        t.miscorrected,
+        t.false_alarms,
+    ]
+}
+
+/// The classes in run order, as in every scheme.
+fn classes(run: &Run) -> Vec<Class> {
+    run.schemes
+        .first()
+        .map(|s| s.classes.iter().map(|(c, _)| *c).collect())
+        .unwrap_or_default()
+}
+
+/// The terminal table: one block per class, one row per scheme.
+pub(crate) fn terminal(run: &Run) -> String {
+    let classes = classes(run);
+    let mut rows: Vec<(&str, &str, Vec<String>)> = Vec::new();
+    for (ci, class) in classes.iter().enumerate() {
+        for (si, s) in run.schemes.iter().enumerate() {
+            let t = &s.classes[ci].1;
+            let label = if si == 0 { class.name() } else { "" };
+            rows.push((
+                label,
+                s.name,
+                counts(t).iter().map(|&k| cell(k, t.trials)).collect(),
+            ));
+        }
+    }
+    let width = |i: usize| {
+        rows.iter()
+            .map(|r| r.2[i].len())
+            .chain([OUTCOMES[i].len()])
+            .max()
+            .unwrap_or(0)
+            + 2
+    };
+    let widths: Vec<usize> = (0..OUTCOMES.len()).map(width).collect();
+    let line = |a: &str, b: &str, cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = format!("{a:<16}{b:<8}");
+        for (c, w) in cells.zip(&widths) {
+            let _ = write!(l, "{c:<w$}");
+        }
+        l.trim_end().to_string()
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        line("class", "scheme", &mut OUTCOMES.iter().copied())
+    );
+    for (a, b, cells) in &rows {
+        let _ = writeln!(out, "{}", line(a, b, &mut cells.iter().map(String::as_str)));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "{:<8}{:>14}{:>16}",
+        "scheme", "bits/page", "workload ops/s"
+    );
+    for s in &run.schemes {
+        let _ = writeln!(
+            out,
+            "{:<8}{:>14.3}{:>16}",
+            s.name,
+            s.bits_per_page,
+            format!("{:.2e}", s.ops_per_sec())
+        );
+    }
+    out
+}
+
+/// The same figures as Markdown (for docs/safety.md): a silent-rate
+/// overview, then every cell.
+pub(crate) fn markdown(run: &Run) -> String {
+    let mut out = String::new();
+    let classes = classes(run);
+    let _ = writeln!(out, "Command: `{}`\n", run.command);
+    let _ = writeln!(
+        out,
+        "Seed {}, {} trials per scheme and class, {} workload threads, {} pages, \
+         {} operations per thread.\n",
+        run.seed, run.trials, run.threads, run.pages, run.ops_per_thread
+    );
+    let _ = writeln!(
+        out,
+        "Silent share (of which miscorrected), per class and scheme:\n"
+    );
+    let names: Vec<&str> = run.schemes.iter().map(|s| s.name).collect();
+    let _ = writeln!(out, "| class | {} |", names.join(" | "));
+    let _ = writeln!(out, "|---|{}", "---|".repeat(names.len()));
+    for (ci, class) in classes.iter().enumerate() {
+        let cells: Vec<String> = run
+            .schemes
+            .iter()
+            .map(|s| {
+                let t = &s.classes[ci].1;
+                let pct = |k: u64| 100.0 * k as f64 / t.trials as f64;
+                if t.miscorrected > 0 {
+                    format!("{:.1}% ({:.1}%)", pct(t.silent), pct(t.miscorrected))
+                } else {
+                    format!("{:.1}%", pct(t.silent))
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "| `{}` | {} |", class.name(), cells.join(" | "));
+    }
+    let _ = writeln!(
+        out,
+        "\nEvery cell: share, count/trials, Wilson 95% interval where the share is \
+         neither 0 nor 100%.\n"
+    );
+    let _ = writeln!(out, "| class | scheme | {} |", OUTCOMES.join(" | "));
+    let _ = writeln!(out, "|---|---|{}", "---|".repeat(OUTCOMES.len()));
+    for (ci, class) in classes.iter().enumerate() {
+        for s in &run.schemes {
+            let t = &s.classes[ci].1;
+            let cells: Vec<String> = counts(t).iter().map(|&k| cell(k, t.trials)).collect();
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                class.name(),
+                s.name,
+                cells.join(" | ")
+            );
+        }
+    }
+    let _ = writeln!(out, "\n| scheme | bits per page | workload ops/s |");
+    let _ = writeln!(out, "|---|---|---|");
+    for s in &run.schemes {
+        let _ = writeln!(
+            out,
+            "| {} | {:.3} | {:.2e} |",
+            s.name,
+            s.bits_per_page,
+            s.ops_per_sec()
+        );
+    }
+    out
+}
+
+/// The JSON report. The keys the issue fixes come first; `threads`,
+/// `pages`, `ops_per_thread` and each class's `false_alarms` are additions.
+pub(crate) fn json(run: &Run) -> serde_json::Value {
+    json!({
+        "seed": run.seed,
+        "trials": run.trials,
+        "schemes": run.schemes.iter().map(|s| json!({
+            "scheme": s.name,
+            "bits_per_page": s.bits_per_page,
+            "ops_per_sec": s.ops_per_sec(),
+            "classes": s.classes.iter().map(|(c, t)| json!({
+                "class": c.name(),
+                "trials": t.trials,
+                "corrected": t.corrected,
+                "detected": t.detected,
+                "masked": t.masked,
+                "silent": t.silent,
+                "miscorrected": t.miscorrected,
+                "false_alarms": t.false_alarms,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "threads": run.threads,
+        "pages": run.pages,
+        "ops_per_thread": run.ops_per_thread,
+    })
+}
+
+/// Colours of corrected, detected, masked, silent; miscorrected is drawn
+/// darker over the start of the silent bar.
+const COLOURS: [RGBColor; 4] = [
+    RGBColor(46, 139, 87),
+    RGBColor(65, 105, 225),
+    RGBColor(170, 170, 170),
+    RGBColor(220, 50, 47),
+];
+const MISCORRECTED: RGBColor = RGBColor(128, 0, 0);
+
+/// The SVG chart: one panel per class, a stacked bar of outcome shares per
+/// scheme.
+pub(crate) fn svg(run: &Run, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let classes = classes(run);
+    let cols = 2;
+    let rows = classes.len().div_ceil(cols).max(1);
+    let n = run.schemes.len();
+    let panel_h = 40 + 22 * n as u32;
+    let (width, head) = (1100u32, 70u32);
+    let root = SVGBackend::new(path, (width, head + panel_h * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, body) = root.split_vertically(head);
+    top.draw(&Text::new(
+        format!(
+            "eccmap fault campaign: outcome share per scheme and fault class \
+             (seed {}, {} trials each, {} threads)",
+            run.seed, run.trials, run.threads
+        ),
+        (10, 8),
+        ("sans-serif", 18).into_font(),
+    ))?;
+    let legend = [
+        ("corrected", COLOURS[0]),
+        ("detected", COLOURS[1]),
+        ("masked", COLOURS[2]),
+        ("silent", COLOURS[3]),
+        ("silent, miscorrected", MISCORRECTED),
+    ];
+    for (i, (label, colour)) in legend.iter().enumerate() {
+        let x = 10 + 190 * i as i32;
+        top.draw(&Rectangle::new([(x, 40), (x + 14, 54)], colour.filled()))?;
+        top.draw(&Text::new(
+            *label,
+            (x + 20, 40),
+            ("sans-serif", 14).into_font(),
+        ))?;
+    }
+    let names: Vec<&str> = run.schemes.iter().map(|s| s.name).collect();
+    for (ci, area) in body.split_evenly((rows, cols)).iter().enumerate() {
+        let Some(class) = classes.get(ci) else { break };
+        let mut chart = ChartBuilder::on(area)
+            .caption(class.name(), ("sans-serif", 15))
+            .margin(6)
+            .margin_right(24)
+            .x_label_area_size(18)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0f64..100f64, (0..n).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(TRANSPARENT)
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}%"))
+            .y_label_formatter(&|v| match v {
+                // Row 0 at the bottom: list the schemes top-down in run order.
+                SegmentValue::CenterOf(i) => names
+                    .get(n.wrapping_sub(i + 1))
+                    .copied()
+                    .unwrap_or("")
+                    .to_string(),
+                _ => String::new(),
+            })
+            .draw()?;
+        for (si, s) in run.schemes.iter().enumerate() {
+            let t = &s.classes[ci].1;
+            let share = |k: u64| 100.0 * k as f64 / t.trials.max(1) as f64;
+            let parts = [t.corrected, t.detected, t.masked, t.silent];
+            let mut x = 0.0;
+            let row = n - 1 - si;
+            let (y0, y1) = (SegmentValue::Exact(row), SegmentValue::Exact(row + 1));
+            let bar = |x0: f64, x1: f64, c: RGBColor| {
+                let mut r = Rectangle::new([(x0, y0.clone()), (x1, y1.clone())], c.filled());
+                r.set_margin(3, 3, 0, 0);
+                std::iter::once(r)
+            };
+            for (k, colour) in parts.iter().zip(COLOURS) {
+                let w = share(*k);
+                if w > 0.0 {
+                    chart.draw_series(bar(x, x + w, colour))?;
+                }
+                x += w;
+            }
+            if t.miscorrected > 0 {
+                let x0 = share(t.corrected + t.detected + t.masked);
+                chart.draw_series(bar(x0, x0 + share(t.miscorrected), MISCORRECTED))?;
+            }
+        }
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_known_values() {
+        // 0 of 10: [0, 0.2775]; 5 of 10: [0.2366, 0.7634] (Wilson 1927, z = 1.96).
+        let (lo, hi) = wilson(0, 10);
+        assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{hi}");
+        let (lo, hi) = wilson(5, 10);
+        assert!(
+            (lo - 0.2366).abs() < 1e-4 && (hi - 0.7634).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn cells_show_an_interval_only_inside_0_and_100() {
+        assert_eq!(cell(0, 50), "0.0% 0/50");
+        assert_eq!(cell(50, 50), "100.0% 50/50");
+        assert_eq!(cell(5, 10), "50.0% 5/10 [23.7-76.3]");
+    }
+}

@@ -1,0 +1,174 @@
+//! The schemes under test, and where each one keeps each page.
+//!
+//! Adding a scheme is one line in [`SCHEMES`].
+
+use eccmap::codes::{Hamming74, Hamming84, LaneCode, Secded32, Secded64};
+use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap};
+
+/// A map the campaign can drive and damage.
+pub(crate) trait Map: PageState + FaultInjection {}
+impl<T: PageState + FaultInjection> Map for T {}
+
+/// A scheme: its name in the reports and JSON, and how to build a map of
+/// `n` free pages.
+pub(crate) struct Scheme {
+    pub(crate) name: &'static str,
+    pub(crate) make: fn(usize) -> Box<dyn Map>,
+}
+
+/// Every scheme, in report order.
+pub(crate) const SCHEMES: &[Scheme] = &[
+    Scheme::new("plain", |n| Box::new(PlainBitmap::with_pages(n))),
+    Scheme::new("dual", |n| Box::new(DualBitmap::with_pages(n))),
+    Scheme::new("ecc64", ecc::<Secded64>),
+    Scheme::new("ecc32", ecc::<Secded32>),
+    Scheme::new("ecc8_4", ecc::<Hamming84>),
+    Scheme::new("ecc7_4", ecc::<Hamming74>),
+];
+
+/// An [`EccBitmap`] of `n` pages with the code `C`.
+fn ecc<C: LaneCode>(n: usize) -> Box<dyn Map> {
+    Box::new(EccBitmap::<C>::with_pages(n))
+}
+
+impl Scheme {
+    const fn new(name: &'static str, make: fn(usize) -> Box<dyn Map>) -> Scheme {
+        Scheme { name, make }
+    }
+}
+
+/// A set of pages, as a bitset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PageSet(Vec<u64>);
+
+impl PageSet {
+    pub(crate) fn new(pages: usize) -> PageSet {
+        PageSet(vec![0; pages.div_ceil(64)])
+    }
+    pub(crate) fn insert(&mut self, p: usize) {
+        self.0[p / 64] |= 1 << (p % 64);
+    }
+    pub(crate) fn contains(&self, p: usize) -> bool {
+        self.0.get(p / 64).is_some_and(|w| w >> (p % 64) & 1 != 0)
+    }
+    pub(crate) fn union_with(&mut self, other: &PageSet) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+    /// Whether any page of `first..first + count` is in the set.
+    pub(crate) fn meets(&self, first: usize, count: usize) -> bool {
+        (first..first.saturating_add(count)).any(|p| self.contains(p))
+    }
+}
+
+/// Which pages each storage word holds state for, found by observation
+/// (so that it is right for any scheme, with no knowledge of its layout):
+/// on a fresh map, each page is allocated and freed again, and every
+/// storage word that the allocation changed is a word of that page (for the
+/// dual bitmap, its primary and its secondary word; for a code, the
+/// codeword's word, check bits included).
+pub(crate) struct Layout {
+    /// `word_pages[i]`: the pages whose state lives in storage word `i`.
+    word_pages: Vec<PageSet>,
+}
+
+impl Layout {
+    /// Observes `map`, which must be fresh (every page free). Leaves it as
+    /// it found it.
+    ///
+    /// # Panics
+    /// If an allocation or free fails, if a page changes no storage word,
+    /// or if the map's storage does not come back to its first value.
+    pub(crate) fn discover(map: &dyn Map) -> Layout {
+        let words = map.storage_words();
+        let read = |m: &dyn Map| (0..words).map(|i| m.storage_word(i)).collect::<Vec<_>>();
+        let fresh = read(map);
+        let mut word_pages = vec![PageSet::new(map.pages()); words];
+        for p in 0..map.pages() {
+            map.alloc(p)
+                .expect("layout discovery: alloc on a fresh map");
+            let mut touched = false;
+            for (i, &before) in fresh.iter().enumerate() {
+                if map.storage_word(i) != before {
+                    word_pages[i].insert(p);
+                    touched = true;
+                }
+            }
+            assert!(
+                touched,
+                "layout discovery: page {p} changed no storage word"
+            );
+            map.free(p).expect("layout discovery: free after alloc");
+        }
+        assert_eq!(
+            read(map),
+            fresh,
+            "layout discovery: storage did not come back"
+        );
+        Layout { word_pages }
+    }
+
+    /// The pages whose state lives in any of `words`.
+    pub(crate) fn pages_of(&self, words: &[usize], pages: usize) -> PageSet {
+        let mut set = PageSet::new(pages);
+        for &w in words {
+            set.union_with(&self.word_pages[w]);
+        }
+        set
+    }
+}
+
+/// Storage bits per page of a map of `pages` pages of this scheme.
+pub(crate) fn bits_per_page(scheme: &Scheme, pages: usize) -> f64 {
+    let map = (scheme.make)(pages);
+    map.storage_bytes() as f64 * 8.0 / pages as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_names_are_unique() {
+        for (i, a) in SCHEMES.iter().enumerate() {
+            assert!(
+                SCHEMES[i + 1..].iter().all(|b| b.name != a.name),
+                "{}",
+                a.name
+            );
+        }
+    }
+
+    #[test]
+    fn layout_of_the_dual_bitmap_is_primary_then_secondary() {
+        let s = SCHEMES.iter().find(|s| s.name == "dual").unwrap();
+        let map = (s.make)(200);
+        let l = Layout::discover(&*map);
+        // 4 words per bitmap; word 1 and word 5 both hold pages 64..128.
+        let w1 = l.pages_of(&[1], 200);
+        assert_eq!(w1, l.pages_of(&[5], 200));
+        assert!(w1.contains(64) && w1.contains(127) && !w1.contains(63) && !w1.contains(128));
+        // The last word holds pages 192..200 only.
+        assert!(l.pages_of(&[3], 200).meets(192, 8));
+        assert!(!l.pages_of(&[3], 200).meets(0, 192));
+    }
+
+    #[test]
+    fn layout_of_ecc64_is_57_pages_a_word() {
+        let s = SCHEMES.iter().find(|s| s.name == "ecc64").unwrap();
+        let map = (s.make)(200);
+        let l = Layout::discover(&*map);
+        let w1 = l.pages_of(&[1], 200);
+        assert!(w1.contains(57) && w1.contains(113) && !w1.contains(56) && !w1.contains(114));
+    }
+
+    #[test]
+    fn bits_per_page_of_the_baselines() {
+        let by = |n: &str| SCHEMES.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(bits_per_page(by("plain"), 1 << 16), 1.0);
+        assert_eq!(bits_per_page(by("dual"), 1 << 16), 2.0);
+        let ecc = bits_per_page(by("ecc64"), 57 * 1000);
+        assert!((ecc - 64.0 / 57.0).abs() < 1e-12, "{ecc}");
+    }
+}
