@@ -274,14 +274,11 @@ pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, 
         let r = m.read(w, want);
         let free = !r.allocated & want & !r.bad;
         let bad = r.bad & want;
-        // A page of unknown state before the first free one: its answer
-        // cannot be given without a guess.
-        let first_free = if free == 0 {
-            u64::MAX
-        } else {
-            free & free.wrapping_neg()
-        };
-        if bad != 0 && (bad & first_free.wrapping_sub(1)) != 0 {
+        // A page of unknown state before the first free one (or anywhere,
+        // if none is free): its answer cannot be given without a guess.
+        // With no free page, `first_free - 1` wraps to all pages.
+        let first_free = free & free.wrapping_neg();
+        if bad & first_free.wrapping_sub(1) != 0 {
             return Err(uncorrectable(m, w, r.bad, bad));
         }
         if free != 0 {

@@ -1,0 +1,613 @@
+//! Fault tests: stored bits are flipped or overwritten behind the encoder's
+//! back, through `FaultInjection`, and each scheme is held to what it claims.
+//!
+//! - `EccBitmap` (every code): every single flipped bit, anywhere in storage,
+//!   is repaired by whichever operation touches its word first; every answer
+//!   is right, `ce_count` rises by exactly one and the storage is restored.
+//!   Two flipped bits in one codeword are `Uncorrectable`, never a wrong
+//!   answer (except Hamming (7,4), which cannot detect them: documented and
+//!   asserted). A word of all zeros or all ones is detected by every code
+//!   except Hamming (7,4).
+//! - `DualBitmap`: every single flipped bit is detected by scrub and by every
+//!   operation on its page, and nothing is repaired.
+//! - `PlainBitmap`: every flipped state bit is a silently wrong answer.
+#![cfg(not(feature = "panic-on-fault"))]
+
+#[macro_use]
+mod common;
+
+use common::*;
+use eccmap::codes::LaneCode;
+use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap, StateError};
+
+/// The operation that first touches a word after a fault: each must repair
+/// the fault and give the right answer.
+#[derive(Debug, Clone, Copy)]
+enum Touch {
+    IsAllocated,
+    FindFree,
+    CountAllocated,
+    Snapshot,
+    Scrub,
+    Update,
+}
+
+const TOUCHES: [Touch; 6] = [
+    Touch::IsAllocated,
+    Touch::FindFree,
+    Touch::CountAllocated,
+    Touch::Snapshot,
+    Touch::Scrub,
+    Touch::Update,
+];
+
+/// Pages of the small fault-test map: two full words and a partial third,
+/// so that storage holds codewords of pages that do not exist as well.
+fn small_pages(ppw: usize) -> usize {
+    2 * ppw + 5
+}
+
+/// Allocates (`alloc`) or frees `page`.
+fn set<M: PageState>(map: &M, page: usize, alloc: bool) -> Result<(), StateError> {
+    if alloc {
+        map.alloc(page)
+    } else {
+        map.free(page)
+    }
+}
+
+/// The text of a source file's doc comments, as one line (so a phrase can
+/// be found wherever the comment wraps).
+fn doc_text(src: &str) -> String {
+    src.lines()
+        .map(|l| {
+            l.trim()
+                .trim_start_matches("//!")
+                .trim_start_matches("///")
+                .trim()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn flipped(raw: &[u64], bits: &[usize]) -> Vec<u64> {
+    let mut v = raw.to_vec();
+    for &b in bits {
+        v[b / 64] ^= 1 << (b % 64);
+    }
+    v
+}
+
+/// The `Uncorrectable` error for `pages` (a non-empty range).
+fn unc(pages: std::ops::Range<usize>) -> StateError {
+    StateError::Uncorrectable {
+        first: pages.start,
+        count: pages.len(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// EccBitmap: single flips
+
+/// Every storage bit in turn, for every operation that may touch the word
+/// first. The Hamming (7,4) map's padding bit 63 is outside every codeword:
+/// documented as unused, asserted to be ignored.
+fn ecc_every_single_flip_is_corrected<C: LaneCode>() {
+    let l = Layout::of::<C>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    for touch in TOUCHES {
+        let map: EccBitmap<C> = map_with(&model);
+        let before = raw(&map);
+        let mut corrected = 0;
+        let mut ignored = 0;
+        for bit in 0..map.storage_bits() {
+            let ce = map.stats().ce_count;
+            map.flip_storage_bit(bit).unwrap();
+            let what = format!("{} bit {bit} first touched by {touch:?}", C::NAME);
+            let Some((w, _lane)) = l.lane_of_bit(bit) else {
+                // Padding: no codeword holds it, so no answer depends on it.
+                assert_eq!(bit % 64, 63, "{what}: only bit 63 is padding");
+                assert_matches(&map, &model, &what);
+                let r = map.scrub();
+                assert!(r.is_clean(), "{what}: {r:?}");
+                assert_eq!(map.stats().ce_count, ce, "{what}: not counted");
+                assert_eq!(raw(&map), flipped(&before, &[bit]), "{what}: left alone");
+                map.flip_storage_bit(bit).unwrap();
+                ignored += 1;
+                continue;
+            };
+            let first = l.word_pages(pages, w).start;
+            match touch {
+                Touch::IsAllocated => {
+                    for p in 0..pages {
+                        assert_eq!(map.is_allocated(p), Ok(model[p]), "{what}: page {p}");
+                    }
+                }
+                Touch::FindFree => assert_eq!(
+                    map.find_free(first),
+                    Ok(model_find_free(&model, first)),
+                    "{what}"
+                ),
+                Touch::CountAllocated => {
+                    assert_eq!(map.count_allocated(), Ok(model.count_ones()), "{what}")
+                }
+                Touch::Snapshot => assert_eq!(map.snapshot().as_ref(), Ok(&model), "{what}"),
+                Touch::Scrub => {
+                    let r = map.scrub();
+                    assert_eq!((r.corrected, r.uncorrectable), (1, 0), "{what}: {r:?}");
+                    assert!(r.bad_pages.is_empty());
+                }
+                Touch::Update => {
+                    // Change a page of the damaged word, and change it back.
+                    assert_eq!(set(&map, first, !model[first]), Ok(()), "{what}");
+                    assert_eq!(
+                        map.stats().ce_count,
+                        ce + 1,
+                        "{what}: repaired by the update"
+                    );
+                    assert_eq!(map.is_allocated(first), Ok(!model[first]), "{what}");
+                    assert_eq!(set(&map, first, model[first]), Ok(()), "{what}");
+                }
+            }
+            assert_eq!(map.stats().ce_count, ce + 1, "{what}: counted once");
+            assert_eq!(raw(&map), before, "{what}: repaired in place");
+            assert_matches(&map, &model, &what);
+            assert!(map.scrub().is_clean(), "{what}: scrub clean after");
+            assert_eq!(map.stats().ce_count, ce + 1, "{what}: counted once");
+            corrected += 1;
+        }
+        let s = map.stats();
+        assert_eq!((s.ce_count, s.ue_count), (corrected, 0));
+        assert_eq!(s.double_alloc + s.double_free, 0);
+        // Every bit of every codeword was tried; only Hamming (7,4) has padding.
+        let padding = 64 - l.lanes * l.n;
+        assert_eq!(ignored as usize, map.storage_words() * padding);
+        assert_eq!(corrected as usize, map.storage_words() * l.lanes * l.n);
+    }
+}
+
+/// The Hamming (7,4) map's unused bit 63 is documented as such.
+#[test]
+fn hamming74_padding_bit_is_documented() {
+    assert_eq!(64 - Ecc74::LANES * 7, 1);
+    let src = include_str!("../src/ecc.rs");
+    assert!(src.contains("9 (bit 63 unused)"), "EccBitmap's docs");
+}
+
+// ---------------------------------------------------------------------------
+// EccBitmap: two flips
+
+/// Two flips in one codeword: every pair of bits of every codeword of the
+/// middle word (for Secded64, the 2016 pairs of one word). The codeword's
+/// pages are `Uncorrectable` on every path, its neighbours answer right,
+/// nothing is "repaired", and flipping the bits back restores the map.
+fn ecc_double_flip_in_a_codeword_is_detected<C: LaneCode>() {
+    assert_eq!(C::MIN_DISTANCE, 4, "a SECDED code");
+    let l = Layout::of::<C>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    let map: EccBitmap<C> = map_with(&model);
+    let before = raw(&map);
+    let w = 1;
+    let mut pairs = 0;
+    for lane in 0..l.lanes {
+        let lane_pages = l.lane_pages(pages, w, lane);
+        let e = unc(lane_pages.clone());
+        for i in 0..l.n {
+            for j in i + 1..l.n {
+                let bits = [w * 64 + lane * l.n + i, w * 64 + lane * l.n + j];
+                let what = format!("{} lane {lane} bits {i},{j}", C::NAME);
+                for &b in &bits {
+                    map.flip_storage_bit(b).unwrap();
+                }
+                let r = map.scrub();
+                assert_eq!((r.corrected, r.uncorrectable), (0, 1), "{what}: {r:?}");
+                assert_eq!(r.bad_pages, vec![lane_pages.clone()], "{what}");
+                for p in 0..pages {
+                    let want = if lane_pages.contains(&p) {
+                        Err(e)
+                    } else {
+                        Ok(model[p])
+                    };
+                    assert_eq!(map.is_allocated(p), want, "{what}: page {p}");
+                }
+                let p = lane_pages.start;
+                assert_eq!(map.alloc(p), Err(e), "{what}");
+                assert_eq!(map.free(p), Err(e), "{what}");
+                assert_eq!(map.alloc_range(p, 1), Err(e), "{what}");
+                assert_eq!(map.count_allocated(), Err(e), "{what}");
+                assert_eq!(map.snapshot(), Err(e), "{what}");
+                // find_free answers when a free page comes first, else fails.
+                for from in [0, l.word_pages(pages, w).start, p] {
+                    let want = match model_find_free(&model, from) {
+                        Some(f) if f < p => Ok(Some(f)),
+                        _ => Err(e),
+                    };
+                    assert_eq!(map.find_free(from), want, "{what}: find_free({from})");
+                }
+                assert_eq!(map.stats().ce_count, 0, "{what}: no miscorrection");
+                assert_eq!(
+                    raw(&map),
+                    flipped(&before, &bits),
+                    "{what}: nothing repaired"
+                );
+                for &b in &bits {
+                    map.flip_storage_bit(b).unwrap();
+                }
+                assert!(map.scrub().is_clean(), "{what}");
+                pairs += 1;
+            }
+        }
+    }
+    assert_eq!(pairs, l.lanes * l.n * (l.n - 1) / 2);
+    if l.lanes == 1 && l.n == 64 {
+        assert_eq!(pairs, 2016);
+    }
+    assert_matches(&map, &model, C::NAME);
+    let s = map.stats();
+    assert_eq!(s.ce_count, 0);
+    assert!(s.ue_count >= 6 * pairs as u64);
+}
+
+/// Two flips in different codewords (of one word, or of two words): each is
+/// a single error, so both are corrected and counted.
+fn ecc_flips_in_two_codewords_are_both_corrected<C: LaneCode>() {
+    let l = Layout::of::<C>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    let map: EccBitmap<C> = map_with(&model);
+    let before = raw(&map);
+    let mut rng = Rng::new(7);
+    let mut n = 0;
+    for a in 0..2 * 64 {
+        // Every bit of words 0 and 1 paired with bits of other codewords.
+        for _ in 0..8 {
+            let b = rng.below(3 * 64);
+            let (Some(la), Some(lb)) = (l.lane_of_bit(a), l.lane_of_bit(b)) else {
+                continue;
+            };
+            if la == lb {
+                continue;
+            }
+            map.flip_storage_bit(a).unwrap();
+            map.flip_storage_bit(b).unwrap();
+            assert_matches(&map, &model, &format!("{} bits {a} and {b}", C::NAME));
+            n += 2;
+            assert_eq!(map.stats().ce_count, n);
+            assert_eq!(raw(&map), before);
+        }
+    }
+    assert!(n > 1000);
+}
+
+/// Hamming (7,4) cannot detect two flips in a codeword: its docs say a
+/// double error is always miscorrected into wrong data. Asserted for every
+/// pair of every codeword of a word: no error is returned, the codeword's
+/// pages answer wrong, one "correction" is counted, and the scrub is clean.
+#[test]
+fn hamming74_double_flip_is_silently_miscorrected() {
+    let l = Layout::of::<eccmap::codes::Hamming74>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    let mut pairs = 0;
+    for lane in 0..l.lanes {
+        let lane_pages = l.lane_pages(pages, 1, lane);
+        for i in 0..7 {
+            for j in i + 1..7 {
+                let map: Ecc74 = map_with(&model);
+                map.flip_storage_bit(64 + lane * 7 + i).unwrap();
+                map.flip_storage_bit(64 + lane * 7 + j).unwrap();
+                let snap = map.snapshot().expect("no error: (7,4) detects nothing");
+                let wrong: Vec<usize> = (0..pages).filter(|&p| snap[p] != model[p]).collect();
+                assert!(!wrong.is_empty(), "lane {lane} bits {i},{j}: data changed");
+                assert!(
+                    wrong.iter().all(|p| lane_pages.contains(p)),
+                    "only that codeword's pages"
+                );
+                assert_eq!(map.stats().ce_count, 1, "counted as a correction");
+                assert!(
+                    map.scrub().is_clean(),
+                    "the miscorrected word is a codeword"
+                );
+                pairs += 1;
+            }
+        }
+    }
+    assert_eq!(pairs, 9 * 21);
+    let doc = doc_text(include_str!("../codes/src/hamming.rs"));
+    assert!(doc.contains("a double error is always miscorrected into wrong data"));
+}
+
+// ---------------------------------------------------------------------------
+// EccBitmap: whole-word overwrites
+
+/// Every word overwritten with all zeros and with all ones, on a map with a
+/// mixed pattern: every SECDED code reports each codeword of that word
+/// `Uncorrectable` (the coset constant makes both values non-codewords).
+fn ecc_word_of_zeros_or_ones_is_detected<C: LaneCode>() {
+    assert_eq!(C::MIN_DISTANCE, 4, "a SECDED code");
+    let l = Layout::of::<C>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    let map: EccBitmap<C> = map_with(&model);
+    for (w, old) in raw(&map).into_iter().enumerate() {
+        for value in [0, u64::MAX] {
+            let what = format!("{} word {w} = {value:#x}", C::NAME);
+            map.write_storage_word(w, value).unwrap();
+            let r = map.scrub();
+            assert_eq!(
+                (r.corrected, r.uncorrectable),
+                (0, l.lanes),
+                "{what}: {r:?}"
+            );
+            assert_eq!(r.bad_pages, vec![l.word_pages(pages, w)], "{what}");
+            // Every codeword of the word is bad: one run, the word's pages.
+            for p in 0..pages {
+                let want = if l.word_pages(pages, w).contains(&p) {
+                    Err(unc(l.word_pages(pages, w)))
+                } else {
+                    Ok(model[p])
+                };
+                assert_eq!(map.is_allocated(p), want, "{what}: page {p}");
+            }
+            assert!(map.count_allocated().is_err(), "{what}");
+            assert_eq!(map.stats().ce_count, 0, "{what}");
+            assert_eq!(map.storage_word(w), value, "{what}: not rewritten");
+            map.write_storage_word(w, old).unwrap();
+            assert!(map.scrub().is_clean());
+        }
+    }
+    assert_matches(&map, &model, C::NAME);
+}
+
+/// Hamming (7,4) has no coset constant: all zeros is the codeword of "every
+/// page free" and all ones (bit 63 being padding) decodes as "every page
+/// allocated". Both are accepted silently, as its docs say.
+#[test]
+fn hamming74_word_of_zeros_or_ones_is_accepted() {
+    let l = Layout::of::<eccmap::codes::Hamming74>();
+    let pages = small_pages(l.ppw());
+    let model = pattern(pages);
+    for w in 0..3 {
+        for (value, state) in [(0, false), (u64::MAX, true)] {
+            let map: Ecc74 = map_with(&model);
+            map.write_storage_word(w, value).unwrap();
+            let mut expect = model.clone();
+            expect[l.word_pages(pages, w)].fill(state);
+            assert_ne!(expect, model, "the overwrite changed the state");
+            assert_matches(&map, &expect, &format!("word {w} = {value:#x}"));
+            assert!(map.scrub().is_clean());
+            let s = map.stats();
+            assert_eq!((s.ce_count, s.ue_count), (0, 0), "not seen at all");
+        }
+    }
+    let doc = doc_text(include_str!("../codes/src/hamming.rs"));
+    assert!(doc.contains("the all-zero word is the valid codeword of data 0"));
+    assert!(doc.contains("It detects nothing beyond one bit"));
+}
+
+// ---------------------------------------------------------------------------
+// EccBitmap: range operations across a damaged word
+
+/// A range over a word with an uncorrectable codeword fails and undoes the
+/// words it had already changed; a range that needs only the word's good
+/// codewords succeeds.
+fn ecc_range_over_uncorrectable_word_is_all_or_nothing<C: LaneCode>() {
+    assert_eq!(C::MIN_DISTANCE, 4, "a SECDED code");
+    let l = Layout::of::<C>();
+    let pages = small_pages(l.ppw());
+    let bad_lane = l.lanes - 1;
+    let bad = l.lane_pages(pages, 1, bad_lane);
+    for alloc in [true, false] {
+        let map = EccBitmap::<C>::with_pages(pages);
+        if !alloc {
+            map.alloc_range(0, pages).unwrap();
+        }
+        let base = 64 + bad_lane * l.n;
+        map.flip_storage_bit(base).unwrap();
+        map.flip_storage_bit(base + l.n - 1).unwrap();
+        let before = raw(&map);
+        let op = |f, c| {
+            if alloc {
+                map.alloc_range(f, c)
+            } else {
+                map.free_range(f, c)
+            }
+        };
+        assert_eq!(op(0, pages), Err(unc(bad.clone())));
+        assert_eq!(op(bad.start - 1, 2), Err(unc(bad.clone())));
+        assert_eq!(raw(&map), before, "word 0 undone, nothing else touched");
+        // The good codewords of the damaged word, and the words around it.
+        assert_eq!(op(0, bad.start), Ok(()));
+        assert_eq!(op(bad.end, pages - bad.end), Ok(()));
+        let want = if alloc { Ok(true) } else { Ok(false) };
+        assert_eq!(map.is_allocated(0), want);
+        assert_eq!(map.is_allocated(pages - 1), want);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// DualBitmap
+
+/// Every storage bit in turn (primary, secondary, and the padding bits of
+/// the last words): scrub reports it; every operation on its page fails
+/// with `Uncorrectable` naming that page; every other page answers right;
+/// nothing is repaired.
+#[test]
+fn dual_every_single_flip_is_detected_not_repaired() {
+    let pages = 2 * 64 + 5;
+    let model = pattern(pages);
+    let map: DualBitmap = map_with(&model);
+    let before = raw(&map);
+    let n = map.storage_words() / 2;
+    let mut detected_on_page = 0;
+    for bit in 0..map.storage_bits() {
+        let page = bit % (n * 64);
+        let what = format!("bit {bit} (page {page})");
+        map.flip_storage_bit(bit).unwrap();
+        let r = map.scrub();
+        assert_eq!((r.corrected, r.uncorrectable), (0, 1), "{what}: {r:?}");
+        assert_eq!(r.words, n);
+        if page < pages {
+            let e = unc(page..page + 1);
+            assert_eq!(r.bad_pages, vec![page..page + 1], "{what}");
+            assert_eq!(map.is_allocated(page), Err(e), "{what}");
+            assert_eq!(map.alloc(page), Err(e), "{what}");
+            assert_eq!(map.free(page), Err(e), "{what}");
+            assert_eq!(map.alloc_range(page, 1), Err(e), "{what}");
+            assert_eq!(map.free_range(page, 1), Err(e), "{what}");
+            assert_eq!(map.count_allocated(), Err(e), "{what}");
+            assert_eq!(map.snapshot(), Err(e), "{what}");
+            assert_eq!(map.find_free(page), Err(e), "{what}");
+            for p in (0..pages).filter(|&p| p != page) {
+                assert_eq!(map.is_allocated(p), Ok(model[p]), "{what}: page {p}");
+            }
+            for from in 0..=pages {
+                let want = match model_find_free(&model, from) {
+                    Some(f) if from <= page && page <= f => Err(e),
+                    None if from <= page => Err(e),
+                    ok => Ok(ok),
+                };
+                assert_eq!(map.find_free(from), want, "{what}: find_free({from})");
+            }
+            detected_on_page += 1;
+        } else {
+            // A padding bit: no page depends on it, but validate sees it.
+            assert!(r.bad_pages.is_empty(), "{what}");
+            assert_matches(&map, &model, &what);
+        }
+        assert_eq!(
+            raw(&map),
+            flipped(&before, &[bit]),
+            "{what}: nothing repaired"
+        );
+        assert_eq!(map.stats().ce_count, 0);
+        map.flip_storage_bit(bit).unwrap();
+        assert!(map.scrub().is_clean(), "{what}");
+    }
+    assert_eq!(detected_on_page, 2 * pages);
+    assert_matches(&map, &model, "after");
+}
+
+/// A range over an inconsistent page fails and undoes the words it changed.
+#[test]
+fn dual_range_over_inconsistent_page_is_all_or_nothing() {
+    let pages = 3 * 64;
+    let map = DualBitmap::with_pages(pages);
+    let n = map.storage_words() / 2;
+    map.flip_storage_bit(n * 64 + 70).unwrap(); // secondary of page 70
+    let before = raw(&map);
+    assert_eq!(map.alloc_range(0, pages), Err(unc(70..71)));
+    assert_eq!(map.alloc_range(60, 20), Err(unc(70..71)));
+    assert_eq!(raw(&map), before);
+    assert_eq!(map.alloc_range(0, 70), Ok(()));
+    assert_eq!(map.alloc_range(71, pages - 71), Ok(()));
+}
+
+// ---------------------------------------------------------------------------
+// PlainBitmap
+
+/// The plain bitmap cannot see a flipped bit: every flip of a page's bit
+/// changes that page's answer, silently (no error, nothing in the counters,
+/// a clean scrub); a flip of a padding bit changes nothing.
+#[test]
+fn plain_every_flip_is_a_silent_wrong_answer() {
+    let pages = 2 * 64 + 5;
+    let model = pattern(pages);
+    let map: PlainBitmap = map_with(&model);
+    let mut wrong = 0;
+    for bit in 0..map.storage_bits() {
+        map.flip_storage_bit(bit).unwrap();
+        let mut seen = model.clone();
+        if bit < pages {
+            let v = !seen[bit];
+            seen.set(bit, v);
+            wrong += 1;
+        }
+        assert_matches(&map, &seen, &format!("bit {bit}"));
+        assert!(map.scrub().is_clean());
+        assert_eq!(map.stats(), eccmap::FaultStats::default());
+        map.flip_storage_bit(bit).unwrap();
+    }
+    assert_eq!(wrong, pages);
+    assert_matches(&map, &model, "after");
+}
+
+// ---------------------------------------------------------------------------
+// find_free never skips a page of unknown state
+
+/// A page of unknown state at the start of a word, with no free page after
+/// it in that word: `find_free` must fail, not skip it (it may be the free
+/// page asked for). Regression test: the check used to miss bit 0.
+#[test]
+fn dual_find_free_does_not_skip_unknown_first_page_of_word() {
+    for page in [0, 64, 65, 127] {
+        let map = DualBitmap::with_pages(128);
+        map.alloc_range(0, 128).unwrap();
+        map.flip_storage_bit(page).unwrap(); // primary says free, secondary allocated
+        assert_eq!(map.find_free(0), Err(unc(page..page + 1)), "page {page}");
+        assert_eq!(map.find_free(page), Err(unc(page..page + 1)), "page {page}");
+    }
+}
+
+/// The same for an uncorrectable codeword that holds only one real page.
+#[test]
+fn ecc_find_free_does_not_skip_unknown_last_page() {
+    let map = Ecc64::with_pages(58);
+    map.alloc_range(0, 58).unwrap();
+    map.flip_storage_bit(64).unwrap();
+    map.flip_storage_bit(65).unwrap();
+    assert_eq!(map.find_free(0), Err(unc(57..58)));
+    assert_eq!(map.find_free(57), Err(unc(57..58)));
+}
+
+for_each_code!(
+    ecc_every_single_flip_is_corrected,
+    ecc_flips_in_two_codewords_are_both_corrected,
+);
+
+/// The double-flip, whole-word and damaged-range tests run on the SECDED
+/// codes (two flips are how they make a codeword uncorrectable); Hamming
+/// (7,4) has its own tests above asserting what it does instead.
+mod secded_only {
+    use super::*;
+    use eccmap::codes::{Hamming84, Secded32, Secded64};
+
+    #[test]
+    fn double_flip_secded64_all_2016_pairs() {
+        ecc_double_flip_in_a_codeword_is_detected::<Secded64>()
+    }
+    #[test]
+    fn double_flip_secded32() {
+        ecc_double_flip_in_a_codeword_is_detected::<Secded32>()
+    }
+    #[test]
+    fn double_flip_hamming84() {
+        ecc_double_flip_in_a_codeword_is_detected::<Hamming84>()
+    }
+    #[test]
+    fn range_over_uncorrectable_word_secded64() {
+        ecc_range_over_uncorrectable_word_is_all_or_nothing::<Secded64>()
+    }
+    #[test]
+    fn range_over_uncorrectable_word_secded32() {
+        ecc_range_over_uncorrectable_word_is_all_or_nothing::<Secded32>()
+    }
+    #[test]
+    fn range_over_uncorrectable_word_hamming84() {
+        ecc_range_over_uncorrectable_word_is_all_or_nothing::<Hamming84>()
+    }
+    #[test]
+    fn zeros_or_ones_secded64() {
+        ecc_word_of_zeros_or_ones_is_detected::<Secded64>()
+    }
+    #[test]
+    fn zeros_or_ones_secded32() {
+        ecc_word_of_zeros_or_ones_is_detected::<Secded32>()
+    }
+    #[test]
+    fn zeros_or_ones_hamming84() {
+        ecc_word_of_zeros_or_ones_is_detected::<Hamming84>()
+    }
+}
