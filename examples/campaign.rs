@@ -39,7 +39,7 @@ const PAGES: usize = 4096;
 /// Operations per workload thread in each trial.
 const OPS: usize = 2000;
 /// Trials per (scheme, class) of a default run and of `--quick`.
-const TRIALS: usize = 600;
+const TRIALS: usize = 2000;
 const QUICK_TRIALS: usize = 60;
 /// Storage bits per page are measured on a map of this many pages, where
 /// the last word's padding no longer shows.
@@ -60,7 +60,7 @@ struct Args {
     /// Fixes the workloads and where and when the faults land.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Trials per scheme and fault class [default: 600, 60 with --quick].
+    /// Trials per scheme and fault class [default: 2000, 60 with --quick].
     #[arg(long)]
     trials: Option<usize>,
     /// Where to write the JSON report.
@@ -376,6 +376,55 @@ mod tests {
                 (b.outcome, b.evidence, b.ops)
             );
         }
+    }
+
+    #[test]
+    fn check_fails_on_a_silent_or_uncorrected_trial_and_on_a_cell_not_run() {
+        let tally = |silent: u64, corrected: u64| Tally {
+            trials: 10,
+            corrected,
+            silent,
+            detected: 10 - silent - corrected,
+            ..Tally::default()
+        };
+        let run = |single_bit: Tally, skip: Option<Class>| Run {
+            seed: 0,
+            trials: 10,
+            threads: 1,
+            pages: PAGES,
+            ops_per_thread: OPS,
+            command: String::new(),
+            schemes: vec![SchemeResult {
+                name: "ecc64",
+                bits_per_page: 64.0 / 57.0,
+                ops: 0,
+                busy: Duration::ZERO,
+                classes: CLASSES
+                    .into_iter()
+                    .filter(|&c| Some(c) != skip)
+                    .map(|c| {
+                        (
+                            c,
+                            if c == Class::SingleBit {
+                                single_bit.clone()
+                            } else {
+                                tally(0, 0)
+                            },
+                        )
+                    })
+                    .collect(),
+            }],
+        };
+        assert!(check(&run(tally(0, 10), None)));
+        assert!(!check(&run(tally(1, 9), None)), "a silent single_bit trial");
+        assert!(
+            !check(&run(tally(0, 9), None)),
+            "a single_bit trial detected, not corrected"
+        );
+        assert!(
+            !check(&run(tally(0, 10), Some(Class::WordOnes))),
+            "word_ones not run"
+        );
     }
 
     #[test]

@@ -72,9 +72,8 @@ impl Class {
 
 /// One fault event, placed: what to do to which storage words. Chosen from
 /// the trial's generator before the workload starts, applied at the
-/// injection moment while every workload thread is paused between two of
-/// its operations (so a multi-bit or multi-word event lands at one instant,
-/// as a real upset or stray write does).
+/// injection moment (see [`Fault::is_atomic`] for when the other threads
+/// are paused for it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Fault {
     /// Flip these storage bits.
@@ -148,33 +147,51 @@ impl Fault {
         w
     }
 
+    /// Whether the fault is one atomic access to the storage (one bit
+    /// flip, one word store, or a word copy: a load, then a store of what
+    /// was loaded). Such a fault can land while other threads are in the
+    /// middle of an operation; any other needs them paused to land at one
+    /// instant.
+    pub(crate) fn is_atomic(&self) -> bool {
+        match self {
+            Fault::Flip(bits) => bits.len() == 1,
+            Fault::Write(writes) => writes.len() == 1,
+            Fault::Copy { .. } => true,
+        }
+    }
+
     /// Applies the fault; returns the storage words whose value it changed
-    /// (a zero written over a zero changes nothing).
+    /// (a flip always changes its word; a store of zero over a zero word
+    /// changes nothing).
     pub(crate) fn apply(&self, map: &dyn FaultInjection) -> Vec<usize> {
-        let touched = self.words();
-        let before: Vec<u64> = touched.iter().map(|&w| map.storage_word(w)).collect();
         match self {
             Fault::Flip(bits) => {
                 for &b in bits {
                     map.flip_storage_bit(b).expect("fault bit in range");
                 }
+                self.words()
             }
             Fault::Write(writes) => {
+                let mut changed = Vec::new();
                 for &(w, v) in writes {
+                    if map.storage_word(w) != v {
+                        changed.push(w);
+                    }
                     map.write_storage_word(w, v).expect("fault word in range");
                 }
+                changed
             }
             Fault::Copy { from, to } => {
                 let v = map.storage_word(*from);
+                let changed = map.storage_word(*to) != v;
                 map.write_storage_word(*to, v).expect("fault word in range");
+                if changed {
+                    vec![*to]
+                } else {
+                    Vec::new()
+                }
             }
         }
-        touched
-            .into_iter()
-            .zip(before)
-            .filter(|&(w, b)| map.storage_word(w) != b)
-            .map(|(w, _)| w)
-            .collect()
     }
 }
 

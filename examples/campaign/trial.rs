@@ -66,18 +66,28 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    /// Stops the other threads between two of their operations, applies
-    /// the fault, and lets them go.
+    /// Applies the fault. A fault of one atomic access lands while the
+    /// other threads run, possibly in the middle of an operation; any other
+    /// (several bits or words) lands while they are stopped between two of
+    /// their operations, so that it happens at one instant, as a real upset
+    /// or stray write does.
     fn inject(&self) {
-        self.pause.store(true, SeqCst);
-        while self.quiet.load(SeqCst) < self.threads - 1 {
-            thread::yield_now();
+        let pause = !self.fault.is_atomic() && self.threads > 1;
+        if pause {
+            self.pause.store(true, SeqCst);
+            while self.quiet.load(SeqCst) < self.threads - 1 {
+                thread::yield_now();
+            }
         }
+        // Set before the fault lands: an operation that ends after this may
+        // have seen it.
+        self.injected.store(true, SeqCst);
         let ce_before = self.map.stats().ce_count;
         let changed = self.fault.apply(self.map);
         *self.injection.lock().unwrap() = Some(Injection { ce_before, changed });
-        self.injected.store(true, SeqCst);
-        self.pause.store(false, SeqCst);
+        if pause {
+            self.pause.store(false, SeqCst);
+        }
     }
 
     fn park_if_asked(&self) {
@@ -107,16 +117,18 @@ impl Log {
         what: impl FnOnce() -> String,
         got: Result<T, StateError>,
         want: Result<T, StateError>,
-        after_fault: bool,
+        injected: &AtomicBool,
     ) -> bool {
         if got == want {
             return true;
         }
         match got {
+            // Read after the operation returned: if the fault had started
+            // to land by then, the operation may have seen it.
             Err(StateError::Uncorrectable { first, count }) => self.reports.push(Report {
                 first,
                 count,
-                after_fault,
+                after_fault: injected.load(SeqCst),
             }),
             Err(StateError::DoubleAlloc { .. } | StateError::DoubleFree { .. }) | Ok(_) => {
                 self.wrong += 1;
@@ -147,7 +159,7 @@ impl Worker<'_> {
     /// One random operation on this thread's pages, checked against the
     /// model. Most operations are legal; about one in ten is a double
     /// allocation or double free that the map must refuse.
-    fn step(&mut self, after_fault: bool) {
+    fn step(&mut self, injected: &AtomicBool) {
         self.log.ops += 1;
         let c = self.chunks[self.rng.below(self.chunks.len())];
         let (lo, hi) = (c * CHUNK, ((c + 1) * CHUNK).min(self.pages));
@@ -176,7 +188,7 @@ impl Worker<'_> {
                 let verb = if alloc { "alloc" } else { "free" };
                 if self
                     .log
-                    .judge(|| format!("{verb}({p})"), got, want, after_fault)
+                    .judge(|| format!("{verb}({p})"), got, want, injected)
                     && ok
                 {
                     self.model[p] = alloc;
@@ -204,7 +216,7 @@ impl Worker<'_> {
                 let verb = if alloc { "alloc_range" } else { "free_range" };
                 if self
                     .log
-                    .judge(|| format!("{verb}({p}, {n})"), got, want, after_fault)
+                    .judge(|| format!("{verb}({p}, {n})"), got, want, injected)
                     && ok
                 {
                     self.model[range].fill(alloc);
@@ -217,7 +229,7 @@ impl Worker<'_> {
                 let want = (p..hi).find(|&q| !self.model[q]);
                 let got = map.find_free(p);
                 self.log
-                    .judge(|| format!("find_free({p})"), got, Ok(want), after_fault);
+                    .judge(|| format!("find_free({p})"), got, Ok(want), injected);
             }
             _ => {
                 let got = map.is_allocated(p);
@@ -225,7 +237,7 @@ impl Worker<'_> {
                     || format!("is_allocated({p})"),
                     got,
                     Ok(self.model[p]),
-                    after_fault,
+                    injected,
                 );
             }
         }
@@ -291,7 +303,7 @@ pub(crate) fn run(
                     } else {
                         shared.park_if_asked();
                     }
-                    worker.step(shared.injected.load(SeqCst));
+                    worker.step(&shared.injected);
                 }
                 shared.quiet.fetch_add(1, SeqCst);
             });
@@ -329,11 +341,12 @@ pub(crate) fn run(
         after_fault: true,
     }));
     for (p, &want) in model.iter().enumerate() {
+        let got = map.is_allocated(p);
         log.judge(
             || format!("final is_allocated({p})"),
-            map.is_allocated(p),
+            got,
             Ok(want),
-            true,
+            &shared.injected,
         );
     }
 
