@@ -80,15 +80,31 @@ pub(crate) fn wilson(k: u64, n: u64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
+/// `k` of `n` as a percentage with one decimal, or two where one would
+/// round a share that is not 0 or 100% to "0.0" or "100.0".
+fn pct(k: u64, n: u64) -> String {
+    let p = 100.0 * k as f64 / n.max(1) as f64;
+    let one = format!("{p:.1}");
+    if (0 < k && k < n) && (one == "0.0" || one == "100.0") {
+        format!("{p:.2}%")
+    } else {
+        format!("{one}%")
+    }
+}
+
 /// `99.4% 497/500 [98.3-99.8]`: the interval only where the rate is
 /// neither 0 nor 100%.
 fn cell(k: u64, n: u64) -> String {
-    let pct = 100.0 * k as f64 / n as f64;
     if k == 0 || k == n {
-        format!("{pct:.1}% {k}/{n}")
+        format!("{} {k}/{n}", pct(k, n))
     } else {
         let (lo, hi) = wilson(k, n);
-        format!("{pct:.1}% {k}/{n} [{:.1}-{:.1}]", 100.0 * lo, 100.0 * hi)
+        format!(
+            "{} {k}/{n} [{:.1}-{:.1}]",
+            pct(k, n),
+            100.0 * lo,
+            100.0 * hi
+        )
     }
 }
 
@@ -203,11 +219,14 @@ pub(crate) fn markdown(run: &Run) -> String {
             .iter()
             .map(|s| {
                 let t = &s.classes[ci].1;
-                let pct = |k: u64| 100.0 * k as f64 / t.trials as f64;
                 if t.miscorrected > 0 {
-                    format!("{:.1}% ({:.1}%)", pct(t.silent), pct(t.miscorrected))
+                    format!(
+                        "{} ({})",
+                        pct(t.silent, t.trials),
+                        pct(t.miscorrected, t.trials)
+                    )
                 } else {
-                    format!("{:.1}%", pct(t.silent))
+                    pct(t.silent, t.trials)
                 }
             })
             .collect();
@@ -397,5 +416,7 @@ mod tests {
         assert_eq!(cell(0, 50), "0.0% 0/50");
         assert_eq!(cell(50, 50), "100.0% 50/50");
         assert_eq!(cell(5, 10), "50.0% 5/10 [23.7-76.3]");
+        assert_eq!(cell(1999, 2000), "99.95% 1999/2000 [99.7-100.0]");
+        assert_eq!(cell(1, 3000), "0.03% 1/3000 [0.0-0.2]");
     }
 }
