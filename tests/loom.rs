@@ -1,0 +1,161 @@
+//! Model checks with loom: every interleaving (up to the preemption bound)
+//! of a compare-and-swap update racing an in-place repair of the same word,
+//! and racing a scrub.
+//!
+//! Under `--cfg loom` the library's atomics are loom's (`src/primitive.rs`),
+//! so these run the library's own update, read, repair and scrub code.
+//! Run (as `.ci/run` does):
+//!
+//! ```sh
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom \
+//!     cargo test --release -p eccmap --test loom
+//! ```
+//!
+//! The preemption bound is 3 unless `LOOM_MAX_PREEMPTIONS` says otherwise.
+//!
+//! What each model asserts, in every execution: the update lands, the
+//! reader's answer is right, the word ends as the exact codeword of the
+//! final state (the fault repaired and no update lost), and `ce_count` is
+//! exactly 1 whichever thread's repair landed.
+#![cfg(loom)]
+
+use eccmap::codes::{LaneCode, Secded32, Secded64};
+use eccmap::{EccBitmap, FaultInjection, PageState, StateError};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Runs `f` under loom for every interleaving, and checks that there were
+/// many (a model that explores one schedule proves nothing).
+fn check<F: Fn() + Sync + Send + 'static>(min_executions: usize, f: F) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc as StdArc;
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    let runs = StdArc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    b.check(move || {
+        counted.fetch_add(1, Ordering::Relaxed);
+        f()
+    });
+    let runs = runs.load(Ordering::Relaxed);
+    eprintln!("{runs} executions");
+    assert!(runs >= min_executions, "only {runs} executions explored");
+}
+
+/// The stored word of a one-word Secded64 map whose allocated pages are
+/// `pages` (a page mask).
+fn word64(pages: u64) -> u64 {
+    Secded64::encode(pages)
+}
+
+/// An update of one page races a read of another page of the same word;
+/// the word holds a single-bit fault, which the read repairs in place by
+/// CAS, or the update repairs as part of its own CAS.
+#[test]
+fn update_races_read_repair() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        map.alloc(10).unwrap();
+        // Page 40's data bit: read unrepaired, page 40 would look allocated.
+        map.flip_storage_bit(40).unwrap();
+        let m = map.clone();
+        let updater = thread::spawn(move || m.alloc(3));
+        let m = map.clone();
+        let reader = thread::spawn(move || (m.is_allocated(40), m.is_allocated(10)));
+        assert_eq!(updater.join().unwrap(), Ok(()));
+        assert_eq!(reader.join().unwrap(), (Ok(false), Ok(true)));
+        assert_eq!(map.storage_word(0), word64(1 << 3 | 1 << 10));
+        assert_eq!(map.stats().ce_count, 1);
+        assert!(map.scrub().is_clean());
+    });
+}
+
+/// A range update races a scrub; the fault is in a check bit. Whoever
+/// repairs it, it is counted once; the scrub reports it only if its own
+/// repair landed, and never reports an uncorrectable word.
+#[test]
+fn update_races_scrub() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        map.alloc_range(8, 4).unwrap();
+        map.flip_storage_bit(60).unwrap();
+        let m = map.clone();
+        let updater = thread::spawn(move || m.free_range(9, 2));
+        let m = map.clone();
+        let scrubber = thread::spawn(move || m.scrub());
+        assert_eq!(updater.join().unwrap(), Ok(()));
+        let r = scrubber.join().unwrap();
+        assert_eq!(r.uncorrectable, 0, "{r:?}");
+        assert!(r.corrected <= 1);
+        assert_eq!(map.storage_word(0), word64(1 << 8 | 1 << 11));
+        assert_eq!(map.stats().ce_count, 1);
+        assert_eq!(map.stats().ue_count, 0);
+    });
+}
+
+/// Two updates of different pages and a scrub, all on the damaged word: no
+/// update is lost and the fault is counted once.
+#[test]
+fn two_updates_and_scrub_race_repair() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        map.flip_storage_bit(20).unwrap();
+        let m = map.clone();
+        let a = thread::spawn(move || m.alloc(3));
+        let m = map.clone();
+        let b = thread::spawn(move || m.free(20).map(|()| "freed"));
+        let r = map.scrub();
+        assert_eq!(a.join().unwrap(), Ok(()));
+        // Page 20 was free: the flipped bit must not be believed.
+        assert_eq!(b.join().unwrap(), Err(StateError::DoubleFree { page: 20 }));
+        assert_eq!(r.uncorrectable, 0);
+        assert_eq!(map.storage_word(0), word64(1 << 3));
+        let s = map.stats();
+        assert_eq!((s.ce_count, s.double_free), (1, 1));
+    });
+}
+
+/// Two threads allocate the same page of a damaged word: exactly one wins,
+/// the other gets `DoubleAlloc`, and the fault is counted once.
+#[test]
+fn same_page_alloc_race_on_damaged_word() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        map.flip_storage_bit(63).unwrap();
+        let m = map.clone();
+        let a = thread::spawn(move || m.alloc(5));
+        let m = map.clone();
+        let b = thread::spawn(move || m.alloc(5));
+        let (ra, rb) = (a.join().unwrap(), b.join().unwrap());
+        let dbl = Err(StateError::DoubleAlloc { page: 5 });
+        assert!(
+            (ra == Ok(()) && rb == dbl) || (ra == dbl && rb == Ok(())),
+            "{ra:?} {rb:?}"
+        );
+        assert_eq!(map.storage_word(0), word64(1 << 5));
+        let s = map.stats();
+        assert_eq!((s.ce_count, s.double_alloc), (1, 1));
+    });
+}
+
+/// Secded32 keeps two codewords in one word: an update of the first races a
+/// read (and repair) of the second, which holds the fault.
+#[test]
+fn secded32_lanes_update_races_repair_of_other_lane() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded32>::with_pages(52));
+        map.alloc(26 + 4).unwrap();
+        map.flip_storage_bit(32 + 4).unwrap(); // page 30's own data bit
+        let m = map.clone();
+        let updater = thread::spawn(move || m.alloc(0));
+        let m = map.clone();
+        let reader = thread::spawn(move || m.is_allocated(30));
+        assert_eq!(updater.join().unwrap(), Ok(()));
+        assert_eq!(reader.join().unwrap(), Ok(true));
+        let want = Secded32::encode(1) | Secded32::encode(1 << 4) << 32;
+        assert_eq!(map.storage_word(0), want);
+        assert_eq!(map.stats().ce_count, 1);
+    });
+}
