@@ -227,7 +227,38 @@ fn machine() -> Vec<(&'static str, String)> {
             Some(format!("{:.1} GiB", kb / (1u64 << 20) as f64))
         })
         .unwrap_or_else(|| "unknown".to_string());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+    };
+    let source = match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(rev) => {
+            let dirty = git(&[
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                "src",
+                "codes",
+                "benches",
+            ])
+            .is_some_and(|s| !s.trim().is_empty());
+            let note = if dirty {
+                " with uncommitted changes under src/, codes/ or benches/"
+            } else {
+                ""
+            };
+            format!("commit {}{note}", rev.trim())
+        }
+        None => "unknown (not a git checkout)".to_string(),
+    };
     vec![
+        ("source", source),
         ("CPU", model),
         ("cores available", cores.to_string()),
         ("memory", mem),
