@@ -1,0 +1,48 @@
+//! `PageMap` is `EccBitmap<Secded64>` by default and `DualBitmap` with the
+//! `dual-bitmap` feature. `.ci/run` runs the tests in both configurations.
+
+use eccmap::codes::Secded64;
+use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageMap, PageState};
+use std::any::TypeId;
+
+#[cfg(not(feature = "dual-bitmap"))]
+type Expected = EccBitmap<Secded64>;
+#[cfg(feature = "dual-bitmap")]
+type Expected = DualBitmap;
+
+/// The same type, checked at compile time (this only compiles if the two
+/// are one type) and at run time.
+#[test]
+fn page_map_is_the_configured_type() {
+    let same: fn(PageMap) -> Expected = |m| m;
+    let _ = same;
+    assert_eq!(TypeId::of::<PageMap>(), TypeId::of::<Expected>());
+    let other = if cfg!(feature = "dual-bitmap") {
+        TypeId::of::<EccBitmap<Secded64>>()
+    } else {
+        TypeId::of::<DualBitmap>()
+    };
+    assert_ne!(TypeId::of::<PageMap>(), other);
+}
+
+/// And it behaves as that type: its storage size, and what it does with a
+/// flipped bit (corrected, or detected).
+#[cfg(not(feature = "panic-on-fault"))]
+#[test]
+fn page_map_behaves_as_the_configured_type() {
+    let map = PageMap::with_pages(1000);
+    let dual = cfg!(feature = "dual-bitmap");
+    // 1000 pages: 16 words per bitmap, twice; or 18 words of 57 pages.
+    assert_eq!(map.storage_bytes(), if dual { 2 * 16 * 8 } else { 18 * 8 });
+    map.flip_storage_bit(3).unwrap();
+    if dual {
+        assert_eq!(
+            map.is_allocated(3),
+            Err(eccmap::StateError::Uncorrectable { first: 3, count: 1 })
+        );
+        assert_eq!(map.stats().ce_count, 0);
+    } else {
+        assert_eq!(map.is_allocated(3), Ok(false));
+        assert_eq!(map.stats().ce_count, 1);
+    }
+}
