@@ -2,7 +2,7 @@
 //! `dual-bitmap` feature. `.ci/run` runs the tests in both configurations.
 
 use eccmap::codes::Secded64;
-use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageMap, PageState};
+use eccmap::{DualBitmap, EccBitmap, PageMap};
 use std::any::TypeId;
 
 #[cfg(not(feature = "dual-bitmap"))]
@@ -30,6 +30,7 @@ fn page_map_is_the_configured_type() {
 #[cfg(not(feature = "panic-on-fault"))]
 #[test]
 fn page_map_behaves_as_the_configured_type() {
+    use eccmap::{FaultInjection, PageState};
     let map = PageMap::with_pages(1000);
     let dual = cfg!(feature = "dual-bitmap");
     // 1000 pages: 16 words per bitmap, twice; or 18 words of 57 pages.
