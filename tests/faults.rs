@@ -240,10 +240,6 @@ fn ecc_double_flip_in_a_codeword_is_detected<C: LaneCode>() {
             }
         }
     }
-    assert_eq!(pairs, l.lanes * l.n * (l.n - 1) / 2);
-    if l.lanes == 1 && l.n == 64 {
-        assert_eq!(pairs, 2016);
-    }
     assert_matches(&map, &model, C::NAME);
     let s = map.stats();
     assert_eq!(s.ce_count, 0);
@@ -290,7 +286,6 @@ fn hamming74_double_flip_is_silently_miscorrected() {
     let l = Layout::of::<eccmap::codes::Hamming74>();
     let pages = small_pages(l.ppw());
     let model = pattern(pages);
-    let mut pairs = 0;
     for lane in 0..l.lanes {
         let lane_pages = l.lane_pages(pages, 1, lane);
         for i in 0..7 {
@@ -310,11 +305,9 @@ fn hamming74_double_flip_is_silently_miscorrected() {
                     map.scrub().is_clean(),
                     "the miscorrected word is a codeword"
                 );
-                pairs += 1;
             }
         }
     }
-    assert_eq!(pairs, 9 * 21);
     let doc = doc_text(include_str!("../codes/src/hamming.rs"));
     assert!(doc.contains("a double error is always miscorrected into wrong data"));
 }
