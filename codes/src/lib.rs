@@ -41,11 +41,13 @@
 #![no_std]
 #![deny(missing_docs)]
 
+mod burst;
 mod hamming;
 mod hsiao;
 mod matrix;
 mod secded;
 
+pub use burst::Secded64Burst;
 pub use hamming::{Hamming74, Hamming84};
 pub use hsiao::Hsiao72;
 pub use matrix::Matrix;

@@ -33,4 +33,5 @@ fn documented_matrices_are_the_compiled_ones() {
     check("secded32", Secded32::MATRIX);
     check("secded64", Secded64::MATRIX);
     check("hsiao72", Hsiao72::MATRIX);
+    check("secded64burst", eccmap_codes::Secded64Burst::MATRIX);
 }
