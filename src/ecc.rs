@@ -195,6 +195,25 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
         ))
     }
 
+    /// Word `w`'s key pattern.
+    #[inline(always)]
+    pub(crate) fn key(w: usize) -> u64 {
+        K::key::<C>(w)
+    }
+
+    /// The raw storage value of word `w` holding exactly the allocated
+    /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
+    #[inline]
+    pub(crate) fn encode_word(w: usize, pages: u64) -> u64 {
+        Self::INIT ^ Self::delta(pages) ^ Self::key(w)
+    }
+
+    /// Storage word `w`.
+    #[inline(always)]
+    pub(crate) fn cell(&self, w: usize) -> &AtomicU64 {
+        &self.words[w]
+    }
+
     fn over(pages: usize, words: Words) -> Self {
         EccBitmap {
             pages,

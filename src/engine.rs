@@ -42,6 +42,11 @@ pub(crate) trait Engine: Sync {
     /// Checks word `w`, repairs what it can, and adds to `report`.
     /// Returns the page mask of the word's unverifiable pages.
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64;
+    /// Repairs what only exclusive access can (nothing, for most maps);
+    /// returns the number of repairs.
+    fn quiesce(&mut self) -> usize {
+        0
+    }
     /// Bytes of storage.
     fn storage_bytes(&self) -> usize;
     /// Raw storage word `i` (data words first, then any second allocation).
@@ -310,6 +315,8 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
         push_runs(&mut report.bad_pages, w * E::PAGES_PER_WORD, bad);
         let _ = bad;
     }
+    #[cfg(feature = "alloc")]
+    merge_runs(&mut report.bad_pages);
     m.counters().ue_n(report.uncorrectable as u64);
     #[cfg(feature = "panic-on-fault")]
     if report.uncorrectable != 0 {
@@ -335,6 +342,20 @@ fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: u64) 
         }
         bad &= !span(lo, lo + run);
     }
+}
+
+/// Sorts `runs` and merges the ones that touch or overlap.
+#[cfg(feature = "alloc")]
+fn merge_runs(runs: &mut Vec<core::ops::Range<usize>>) {
+    runs.sort_by_key(|r| r.start);
+    let mut out: Vec<core::ops::Range<usize>> = Vec::with_capacity(runs.len());
+    for r in runs.drain(..) {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    *runs = out;
 }
 
 #[cfg(feature = "alloc")]
@@ -402,6 +423,12 @@ macro_rules! page_state {
             }
             fn scrub(&self) -> $crate::ScrubReport {
                 $crate::engine::scrub(self)
+            }
+            fn scrub_exclusive(&mut self) -> $crate::ScrubReport {
+                let fixed = $crate::engine::Engine::quiesce(self);
+                let mut report = $crate::engine::scrub(self);
+                report.corrected += fixed;
+                report
             }
             fn stats(&self) -> $crate::FaultStats {
                 $crate::engine::stats(self)

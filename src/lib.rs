@@ -38,6 +38,7 @@ mod plain;
 mod primitive;
 mod state;
 mod storage;
+mod striped;
 
 pub use dual::DualBitmap;
 pub use ecc::{AddressKeyed, EccBitmap, Keying, Unkeyed};
@@ -50,6 +51,7 @@ pub use error::StateError;
 pub use frame::{FrameAllocator, Policy};
 pub use plain::PlainBitmap;
 pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
+pub use striped::{StripedBitmap, GROUP_WORDS};
 
 /// The atomic word type that caller-provided storage is made of
 /// (`core`'s, or loom's under `--cfg loom`).

@@ -15,3 +15,17 @@ pub(crate) fn pause() {
     #[cfg(not(loom))]
     core::hint::spin_loop();
 }
+
+/// The `n`-th wait of a back-off: a CPU pause at first, then (with `std`)
+/// a yield of the thread, so that a waiter on an oversubscribed machine lets
+/// the thread it waits for run.
+#[inline]
+pub(crate) fn relax(n: u32) {
+    #[cfg(all(feature = "std", not(loom)))]
+    if n >= 16 {
+        std::thread::yield_now();
+        return;
+    }
+    let _ = n;
+    pause();
+}

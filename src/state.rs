@@ -60,6 +60,12 @@ pub trait PageState: Send + Sync {
     /// Checks every stored word, repairing what the scheme can repair, in
     /// place and without losing a concurrent update.
     fn scrub(&self) -> ScrubReport;
+    /// [`scrub`](PageState::scrub) with exclusive access: no operation can
+    /// be in flight, so a map may also repair state that concurrent checks
+    /// must leave alone ([`StripedBitmap`](crate::StripedBitmap) resets a
+    /// group control field damaged by a fault). Same as `scrub` for the
+    /// other maps.
+    fn scrub_exclusive(&mut self) -> ScrubReport;
     /// Fault and violation counters since construction.
     fn stats(&self) -> FaultStats;
     /// Bytes of storage the state occupies (check bits, copies and padding

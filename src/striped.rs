@@ -1,0 +1,460 @@
+//! Keyed in-word SECDED plus an interleaved parity stripe: the second
+//! dimension that confirms corrections and rebuilds lost words.
+
+use crate::ecc::{AddressKeyed, EccBitmap};
+use crate::engine::{low, Conflict, Engine, WordRead};
+use crate::primitive::{relax, AtomicU64, Ordering};
+use crate::state::ScrubReport;
+use crate::storage::{Counters, Words};
+use crate::StateError;
+use eccmap_codes::Secded64;
+
+/// Data words per parity group.
+pub const GROUP_WORDS: usize = 64;
+
+/// Parity-word layout: the XOR of the group's page masks in the low bits,
+/// then the group's control field in bits 57..64.
+const CTL_SHIFT: u32 = 57;
+/// One updater in flight.
+const ONE: u64 = 1 << CTL_SHIFT;
+/// Updaters in flight (4 bits: at most 15 at once per group).
+const COUNT: u64 = 0xF << CTL_SHIFT;
+/// A checker that could not see the group still asks updaters to hold off
+/// (advisory: an updater waits at most `HOLD_SPINS` pauses for it).
+const HOLD: u64 = 1 << 61;
+/// A checker holds the group.
+const CHECK: u64 = 1 << 62;
+/// An update completed while the checker held the group.
+const DIRTY: u64 = 1 << 63;
+/// The parity bits proper.
+const PARITY: u64 = ONE - 1;
+
+/// Snapshot attempts before a group check gives up (a stuck control field,
+/// or a group too busy to be seen still). Generous, because a thread that
+/// holds the group may be preempted: with `std`, each attempt after the
+/// first few yields the thread.
+#[cfg(not(loom))]
+const TRIES: u32 = 1 << 16;
+#[cfg(loom)]
+const TRIES: u32 = 4;
+/// Failed snapshot attempts before a checker raises `HOLD`.
+const HOLD_AFTER: u32 = 8;
+/// Most pauses an updater waits for a checker's `HOLD` (a fault may have
+/// set the bit; it must never stall an update for good).
+#[cfg(not(loom))]
+const HOLD_SPINS: u32 = 1 << 10;
+#[cfg(loom)]
+const HOLD_SPINS: u32 = 2;
+
+/// Page allocation state as address-keyed SECDED codewords (as
+/// [`KeyedEccBitmap`](crate::KeyedEccBitmap)), plus one parity word per
+/// group of [`GROUP_WORDS`] data words in a separate allocation.
+///
+/// **Layout.** With `W` data words there are `S = ceil(W / 64)` groups;
+/// word `w` belongs to group `w % S`, so the members of a group are `S`
+/// words (`8·S` bytes) apart: 8 KiB or more once a map has 1,024 groups
+/// (65,536 words, 3.7 Mi pages with `Secded64`), and a 64-byte line (8
+/// words) touches 8 different groups whenever `S >= 8`. A parity word holds
+/// the XOR of its members' page masks (bits `0..57`) and a control field
+/// (bits `57..64`: updaters in flight, a checker flag, a dirty flag).
+/// Storage: `(W + S) · 64` bits, 1.140 bits per page with `Secded64`.
+///
+/// **What the group adds.** Every fault the in-word code sees is resolved
+/// against the group before any answer uses it:
+/// - an uncorrectable word (2+ flipped bits, zeroed, garbage, misplaced) is
+///   rebuilt from the parity and the other members: repaired, not reported;
+/// - a single-bit correction is applied only if the group confirms it,
+///   which catches garbage that happens to decode as a correctable error;
+/// - scrub also checks every group as a whole, which finds a damaged parity
+///   word (rebuilt from the data) and garbage that decodes as clean.
+///
+/// **Concurrency.** An update is three atomic operations: announce itself
+/// in its group's control field, one compare-and-swap of the data word
+/// (exactly as `EccBitmap`), then fold its page mask into the parity and
+/// retire. A group check takes the checker flag only when no updater is in
+/// flight, reads the members, and accepts the snapshot only if still none is
+/// in flight and none retired meanwhile (dirty flag); otherwise it retries.
+/// So it never rebuilds from a torn snapshot and never raises a false
+/// alarm; updaters never wait for checkers. A check that cannot get a
+/// still snapshot after many tries (a group updated without pause, or a
+/// control field damaged by a fault) gives up: the fault is then reported
+/// as [`StateError::Uncorrectable`], never guessed.
+/// See `docs/design.md` for the argument.
+///
+/// ```
+/// use eccmap::{FaultInjection, PageState, StripedBitmap};
+/// let map = StripedBitmap::with_pages(57 * 128);
+/// map.alloc_range(0, 100)?;
+/// map.write_storage_word(1, 0)?; // a stray memset over pages 57..114
+/// assert_eq!(map.is_allocated(60), Ok(true)); // rebuilt from its group
+/// assert_eq!(map.stats().ce_count, 1);
+/// # Ok::<(), eccmap::StateError>(())
+/// ```
+pub struct StripedBitmap {
+    data: Data,
+    parity: Words,
+}
+
+/// What a group check concluded.
+enum Verdict {
+    /// Every member verified (after any repair).
+    Sound,
+    /// Some member could not be verified.
+    Unknown,
+}
+
+/// The data words: keyed (64,57) codewords.
+type Data = EccBitmap<Secded64, AddressKeyed>;
+
+impl StripedBitmap {
+    /// Data words needed for `pages` pages.
+    pub const fn words_for(pages: usize) -> usize {
+        Data::words_for(pages)
+    }
+
+    /// Parity words needed for `pages` pages.
+    pub const fn parity_words_for(pages: usize) -> usize {
+        Self::words_for(pages).div_ceil(GROUP_WORDS)
+    }
+
+    /// A map of `pages` free pages, data and parity in two allocations.
+    #[cfg(feature = "alloc")]
+    pub fn with_pages(pages: usize) -> Self {
+        StripedBitmap {
+            data: Data::with_pages(pages),
+            parity: Words::new(Self::parity_words_for(pages), |_| 0),
+        }
+    }
+
+    /// A map of `pages` free pages over caller-provided storage: `data` of
+    /// at least [`words_for(pages)`](Self::words_for) words and `parity` of
+    /// at least [`parity_words_for(pages)`](Self::parity_words_for) (keep
+    /// them apart), which it initialises.
+    pub fn from_static(
+        data: &'static [AtomicU64],
+        parity: &'static [AtomicU64],
+        pages: usize,
+    ) -> Result<Self, StateError> {
+        Ok(StripedBitmap {
+            data: Data::from_static(data, pages)?,
+            parity: Words::borrowed(parity, Self::parity_words_for(pages), |_| 0)?,
+        })
+    }
+
+    fn groups(&self) -> usize {
+        self.parity.len()
+    }
+
+    /// The members of group `g`.
+    fn members(&self, g: usize) -> impl Iterator<Item = usize> {
+        (g..self.data.word_count()).step_by(self.groups().max(1))
+    }
+
+    /// Registers an updater in flight in group `g`.
+    fn announce(&self, g: usize) {
+        let cell = &self.parity[g];
+        let mut p = cell.load(Ordering::Acquire);
+        let mut spins = 0;
+        loop {
+            if p & COUNT == COUNT || (p & HOLD != 0 && spins < HOLD_SPINS) {
+                spins += 1;
+                relax(spins);
+                p = cell.load(Ordering::Acquire);
+                continue;
+            }
+            match cell.compare_exchange_weak(p, p + ONE, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => p = now,
+            }
+        }
+    }
+
+    /// Folds `pages` (the page mask an update flipped) into group `g`'s
+    /// parity and retires the updater; marks the group dirty for a checker.
+    fn retire(&self, g: usize, pages: u64) {
+        let cell = &self.parity[g];
+        let mut p = cell.load(Ordering::Acquire);
+        loop {
+            // A count already at zero was damaged by a fault: do not borrow
+            // into the flags; the check that follows will report the group.
+            let dec = if p & COUNT == 0 { 0 } else { ONE };
+            let dirty = if p & CHECK != 0 { DIRTY } else { 0 };
+            let new = ((p ^ pages) - dec) | dirty;
+            match cell.compare_exchange_weak(p, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(now) => p = now,
+            }
+        }
+    }
+
+    /// Takes a still snapshot of group `g` and resolves every fault in it.
+    fn check_group(&self, g: usize, report: Option<&mut ScrubReport>) -> Verdict {
+        let cell = &self.parity[g];
+        let mut raw = [0u64; GROUP_WORDS];
+        let release = !(CHECK | DIRTY | HOLD);
+        for attempt in 0..TRIES {
+            if attempt == HOLD_AFTER {
+                cell.fetch_or(HOLD, Ordering::AcqRel);
+            }
+            if attempt > 0 {
+                relax(attempt);
+            }
+            let p = cell.load(Ordering::Acquire);
+            if p & (CHECK | COUNT) != 0 {
+                continue;
+            }
+            let held = (p | CHECK) & !DIRTY;
+            let _ = release;
+            if cell
+                .compare_exchange(p, held, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                continue;
+            }
+            for (j, w) in self.members(g).enumerate() {
+                raw[j] = self.data.cell(w).load(Ordering::Acquire);
+            }
+            let seen = cell.load(Ordering::Acquire);
+            if seen & (COUNT | DIRTY) != 0 {
+                // Keep HOLD raised for the next attempt.
+                cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
+                continue;
+            }
+            let verdict = self.resolve(g, &raw, seen, report);
+            cell.fetch_and(release, Ordering::AcqRel);
+            return verdict;
+        }
+        if TRIES > HOLD_AFTER {
+            cell.fetch_and(!HOLD, Ordering::AcqRel);
+        }
+        if let Some(r) = report {
+            r.uncorrectable += 1;
+        }
+        Verdict::Unknown
+    }
+
+    /// Resolves the faults of a still snapshot `raw` of group `g` whose
+    /// parity word (with the checker flag held) is `seen`.
+    ///
+    /// `sum` is the parity XOR the decoded page masks of every member that
+    /// decodes: 0 when the group agrees. A garbage word that decodes (as
+    /// clean or as a single-bit error) disagrees in about half its 57 bits;
+    /// a damaged parity word, in the one or two bits that flipped.
+    fn resolve(
+        &self,
+        g: usize,
+        raw: &[u64; GROUP_WORDS],
+        seen: u64,
+        report: Option<&mut ScrubReport>,
+    ) -> Verdict {
+        let mut sum = seen & PARITY;
+        let (mut bad, mut bad_at, mut corrected, mut corrected_at) = (0, 0, 0, 0);
+        let mut fixes = [0u64; GROUP_WORDS];
+        let mut data = [0u64; GROUP_WORDS];
+        for (j, w) in self.members(g).enumerate() {
+            let v = Data::view(raw[j], Data::key(w));
+            fixes[j] = v.fixed;
+            data[j] = v.allocated;
+            if v.bad != 0 {
+                (bad, bad_at) = (bad + 1, j);
+            } else {
+                sum ^= v.allocated;
+                if v.corrected != 0 {
+                    (corrected, corrected_at) = (corrected + 1, j);
+                }
+            }
+        }
+        let mut repaired = 0u64;
+        let sound = if bad == 0 && sum.count_ones() <= 2 {
+            // The group confirms every correction; what is left of `sum` is
+            // damage to the parity word itself.
+            for (j, w) in self.members(g).enumerate() {
+                if fixes[j] != raw[j] && self.swap(w, raw[j], fixes[j]) {
+                    repaired += 1;
+                }
+            }
+            if sum != 0 && self.swap_parity(g, seen, seen ^ sum) {
+                repaired += 1;
+            }
+            true
+        } else if bad + corrected == 1 {
+            // One member the group contradicts (garbage decoded as a
+            // single-bit error) or that does not decode: rebuild it from
+            // the parity and the other members.
+            let j = if bad == 1 { bad_at } else { corrected_at };
+            let w = g + j * self.groups();
+            let pages = if bad == 1 { sum } else { sum ^ data[j] };
+            let fits = pages & !low(Data::PAGES_PER_WORD) == 0;
+            if fits && self.swap(w, raw[j], Data::encode_word(w, pages)) {
+                repaired += 1;
+                true
+            } else {
+                false
+            }
+        } else {
+            // Garbage that decodes as clean (which member is undecidable),
+            // or two or more damaged members: beyond one parity word.
+            false
+        };
+        self.data.counters().ce(repaired);
+        if let Some(r) = report {
+            r.corrected += repaired as usize;
+            if !sound {
+                r.uncorrectable += 1;
+                #[cfg(feature = "alloc")]
+                for w in self.members(g) {
+                    let first = w * Self::PAGES_PER_WORD;
+                    let end = (first + Self::PAGES_PER_WORD).min(self.page_count());
+                    if first < end {
+                        r.bad_pages.push(first..end);
+                    }
+                }
+            }
+        }
+        if sound {
+            Verdict::Sound
+        } else {
+            Verdict::Unknown
+        }
+    }
+
+    /// Writes `new` over data word `w` if it still holds `old`.
+    fn swap(&self, w: usize, old: u64, new: u64) -> bool {
+        self.data
+            .cell(w)
+            .compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Rewrites group `g`'s parity bits, keeping the checker flag held.
+    fn swap_parity(&self, g: usize, seen: u64, new: u64) -> bool {
+        self.parity[g]
+            .compare_exchange(seen, new, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// One attempt at the update of data word `w`, trusting only a clean
+    /// word: `Ok(Some(..))` done or refused, `Ok(None)` the word needs its
+    /// group.
+    fn try_update(&self, w: usize, mask: u64, alloc: bool) -> Option<Result<(), Conflict>> {
+        let cell = self.data.cell(w);
+        let key = Data::key(w);
+        let mut cur = cell.load(Ordering::Acquire);
+        loop {
+            let v = Data::view(cur, key);
+            if v.bad != 0 || v.corrected != 0 {
+                return None;
+            }
+            let clash = if alloc {
+                v.allocated & mask
+            } else {
+                !v.allocated & mask
+            };
+            if clash != 0 {
+                return Some(Err(Conflict::State(clash)));
+            }
+            match cell.compare_exchange_weak(
+                cur,
+                cur ^ Data::delta(mask),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(Ok(())),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+impl Engine for StripedBitmap {
+    const PAGES_PER_WORD: usize = Data::PAGES_PER_WORD;
+    fn page_count(&self) -> usize {
+        self.data.page_count()
+    }
+    fn word_count(&self) -> usize {
+        self.data.word_count()
+    }
+    fn counters(&self) -> &Counters {
+        self.data.counters()
+    }
+    fn read(&self, w: usize, _want: u64) -> WordRead {
+        let all = low(Self::PAGES_PER_WORD);
+        for _ in 0..3 {
+            let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
+            if v.bad == 0 && v.corrected == 0 {
+                return WordRead {
+                    allocated: v.allocated,
+                    bad: 0,
+                };
+            }
+            if let Verdict::Unknown = self.check_group(w % self.groups(), None) {
+                break;
+            }
+        }
+        WordRead {
+            allocated: 0,
+            bad: all,
+        }
+    }
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+        let g = w % self.groups();
+        let all = low(Self::PAGES_PER_WORD);
+        for _ in 0..3 {
+            self.announce(g);
+            match self.try_update(w, mask, alloc) {
+                Some(Ok(())) => {
+                    self.retire(g, mask);
+                    return Ok(());
+                }
+                Some(Err(c)) => {
+                    self.retire(g, 0);
+                    return Err(c);
+                }
+                None => self.retire(g, 0),
+            }
+            if let Verdict::Unknown = self.check_group(g, None) {
+                break;
+            }
+        }
+        Err(Conflict::Bad { bad: all, at: mask })
+    }
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
+        // Each group is checked whole when its first (lowest) member comes
+        // up; its other members are then already repaired.
+        // A group that cannot be verified reports all its pages there.
+        if w < self.groups() {
+            self.check_group(w, Some(report));
+        }
+        0
+    }
+    fn quiesce(&mut self) -> usize {
+        // No updater or checker can be in flight: a nonzero control field
+        // is damage. Reset it; the scrub then checks the parity bits.
+        let mut fixed = 0;
+        for cell in self.parity.iter() {
+            let p = cell.load(Ordering::Acquire);
+            if p & !PARITY != 0 {
+                cell.store(p & PARITY, Ordering::Release);
+                fixed += 1;
+            }
+        }
+        self.data.counters().ce(fixed as u64);
+        fixed
+    }
+    fn storage_bytes(&self) -> usize {
+        (self.data.word_count() + self.parity.len()) * 8
+    }
+    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+        let n = self.data.word_count();
+        if i < n {
+            Some(self.data.cell(i))
+        } else {
+            self.parity.get(i - n)
+        }
+    }
+    fn storage_len(&self) -> usize {
+        self.data.word_count() + self.parity.len()
+    }
+}
+
+crate::engine::page_state!(StripedBitmap);

@@ -1,0 +1,271 @@
+//! StripedBitmap (ecc64s): keyed SECDED words plus interleaved group parity.
+//! Every fault is injected behind the encoder's back through FaultInjection.
+#![cfg(not(feature = "panic-on-fault"))]
+
+use eccmap::{FaultInjection, PageState, StateError, StripedBitmap, GROUP_WORDS};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+const PPW: usize = 57;
+
+/// A map of `words` data words with a pseudo-random known pattern; returns
+/// the map and the pattern.
+fn patterned(words: usize, seed: u64) -> (StripedBitmap, Vec<bool>) {
+    let pages = words * PPW - 5; // the last word is partly beyond the map
+    let m = StripedBitmap::with_pages(pages);
+    let mut x = seed | 1;
+    let mut model = vec![false; pages];
+    for (p, slot) in model.iter_mut().enumerate() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if x % 3 == 0 {
+            m.alloc(p).unwrap();
+            *slot = true;
+        }
+    }
+    (m, model)
+}
+
+fn assert_state(m: &StripedBitmap, model: &[bool]) {
+    for (p, &a) in model.iter().enumerate() {
+        assert_eq!(m.is_allocated(p), Ok(a), "page {p}");
+    }
+    assert_eq!(
+        m.count_allocated(),
+        Ok(model.iter().filter(|a| **a).count())
+    );
+}
+
+/// Every page of data word `w` reads as the model says.
+fn assert_word(m: &StripedBitmap, model: &[bool], w: usize, context: &str) {
+    let pages = w * PPW..((w + 1) * PPW).min(model.len());
+    for (p, &a) in model.iter().enumerate().take(pages.end).skip(pages.start) {
+        assert_eq!(m.is_allocated(p), Ok(a), "{context}: page {p}");
+    }
+}
+
+fn rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed | 1;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+#[test]
+fn storage_is_within_1_15_bits_per_page() {
+    let pages = 4 << 20;
+    let m = StripedBitmap::with_pages(pages);
+    let bits = m.storage_bytes() as f64 * 8.0 / pages as f64;
+    assert!(bits <= 1.15, "{bits}");
+    assert_eq!(
+        m.storage_words(),
+        StripedBitmap::words_for(pages) + StripedBitmap::parity_words_for(pages)
+    );
+}
+
+/// Every stored bit flipped in turn, data and parity words alike: every
+/// answer right, one repair counted, the map clean afterwards.
+#[test]
+fn every_single_bit_flip_is_repaired() {
+    let words = 130; // 3 groups
+    let (m, model) = patterned(words, 7);
+    let groups = m.storage_words() - words;
+    assert_eq!(groups, 3);
+    let mut m = m;
+    for bit in 0..m.storage_bits() {
+        let before = m.stats().ce_count;
+        m.flip_storage_bit(bit).unwrap();
+        let w = bit / 64;
+        if w < words {
+            // A data word: repaired on first read, confirmed by its group.
+            assert_word(&m, &model, w, &format!("bit {bit}"));
+            assert_eq!(m.stats().ce_count, before + 1, "bit {bit}");
+            assert!(m.scrub().is_clean(), "bit {bit}");
+        } else if bit % 64 < 57 {
+            // A parity bit: found and rebuilt by the concurrent scrub.
+            let r = m.scrub();
+            assert_eq!((r.corrected, r.uncorrectable), (1, 0), "bit {bit}");
+        } else {
+            // The group's control field: only an exclusive scrub may reset it.
+            let r = m.scrub_exclusive();
+            assert_eq!((r.corrected, r.uncorrectable), (1, 0), "bit {bit}");
+        }
+        assert_eq!(m.stats().ce_count, before + 1, "bit {bit}");
+        assert_eq!(m.stats().ue_count, 0, "bit {bit}");
+    }
+    assert_state(&m, &model);
+}
+
+/// Whole words lost in every way the campaign injects: each is rebuilt
+/// from its group on the next read, and no operation fails.
+#[test]
+fn lost_words_are_rebuilt() {
+    let words = 8 * GROUP_WORDS; // 8 groups: a 64-byte line touches each once
+    let (m, model) = patterned(words, 11);
+    let mut next = rng(99);
+    let mut injected = 0;
+    for round in 0..200 {
+        let w = (next() as usize) % words;
+        let value = match round % 5 {
+            0 => 0,
+            1 => u64::MAX,
+            2 => next(),
+            3 => m.storage_word((w + 1 + (next() as usize) % (words - 1)) % words),
+            _ => m.storage_word(w) ^ (0b11 << (next() % 62)),
+        };
+        if value == m.storage_word(w) {
+            continue;
+        }
+        m.write_storage_word(w, value).unwrap();
+        injected += 1;
+        assert_word(&m, &model, w, &format!("round {round}"));
+    }
+    assert_eq!(m.stats().ce_count, injected);
+    assert_eq!(m.stats().ue_count, 0);
+    assert!(m.scrub().is_clean());
+    // A 64-byte line of eight consecutive words overwritten with garbage.
+    let before = m.stats().ce_count;
+    for w in 100..108 {
+        m.write_storage_word(w, next()).unwrap();
+    }
+    assert_state(&m, &model);
+    assert_eq!(m.stats().ce_count, before + 8);
+    assert!(m.scrub().is_clean());
+}
+
+/// Two damaged words in one group are beyond one parity word: reported,
+/// never guessed; the rest of the map keeps working.
+#[test]
+fn two_lost_words_in_a_group_are_reported() {
+    let words = 130;
+    let (m, model) = patterned(words, 3);
+    let groups = m.storage_words() - words;
+    m.write_storage_word(1, 0).unwrap();
+    m.write_storage_word(1 + groups, 0).unwrap();
+    assert_eq!(
+        m.is_allocated(PPW),
+        Err(StateError::Uncorrectable {
+            first: PPW,
+            count: PPW
+        })
+    );
+    assert!(matches!(
+        m.alloc(PPW * (1 + groups)),
+        Err(StateError::Uncorrectable { .. })
+    ));
+    assert_eq!(m.is_allocated(0), Ok(model[0]));
+    let r = m.scrub();
+    assert_eq!(r.uncorrectable, 1);
+    assert!(r.bad_pages.iter().any(|b| b.contains(&PPW)));
+    assert!(r
+        .bad_pages
+        .iter()
+        .any(|b| b.contains(&(PPW * (1 + groups)))));
+}
+
+/// A word overwritten with another valid codeword of its own index (the
+/// 1-in-128 garbage that decodes clean) reads wrong until a scrub, which
+/// cannot tell which member is wrong and reports the whole group.
+#[test]
+fn garbage_that_decodes_clean_is_reported_by_scrub() {
+    let words = 130;
+    let (m, _) = patterned(words, 5);
+    let groups = m.storage_words() - words;
+    // Copy word 3's content, re-keyed for index 3 + 63 * k, is hard to make
+    // from outside; a copy from an index with the same key does the job.
+    let (src, dst) = (0, 63);
+    assert!(dst < words && groups > 0);
+    let before = m.storage_word(dst);
+    m.write_storage_word(dst, m.storage_word(src)).unwrap();
+    if m.storage_word(dst) == before {
+        return;
+    }
+    let r = m.scrub();
+    assert_eq!(r.uncorrectable, 1, "{r:?}");
+    assert!(
+        r.bad_pages.iter().any(|b| b.contains(&(dst * PPW))),
+        "{r:?}"
+    );
+}
+
+/// Threads update pages that share words and groups while a scrubber runs
+/// and an injector damages one word at a time (a bit flip, or the whole
+/// word zeroed), waiting for its repair: every fault is repaired exactly
+/// once, no false alarm, no lost update.
+#[test]
+fn concurrent_updates_scrub_and_faults() {
+    const THREADS: usize = 3;
+    let words = 4 * GROUP_WORDS;
+    let pages = words * PPW;
+    let m = StripedBitmap::with_pages(pages);
+    let stop = AtomicBool::new(false);
+    let injected = AtomicU64::new(0);
+    let finals: Vec<Vec<bool>> = std::thread::scope(|s| {
+        let m = &m;
+        let stop = &stop;
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                let r = m.scrub();
+                assert_eq!(r.uncorrectable, 0, "false alarm: {r:?}");
+            }
+        });
+        s.spawn(|| {
+            let mut next = rng(1234);
+            while !stop.load(Ordering::Relaxed) {
+                let w = (next() as usize) % words;
+                // Zeroing a word mid-update is fine: the parity holds every
+                // committed update, so the rebuild includes it.
+                if next() % 4 == 0 {
+                    m.write_storage_word(w, 0).unwrap();
+                } else {
+                    m.flip_storage_bit(w * 64 + (next() % 64) as usize).unwrap();
+                }
+                injected.fetch_add(1, Ordering::Relaxed);
+                // The next read of the word repairs it, before the next fault.
+                assert!(
+                    m.is_allocated(w * PPW).is_ok(),
+                    "fault in word {w} not repaired"
+                );
+            }
+        });
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                s.spawn(move || {
+                    // Thread t owns the pages p with p % THREADS == t.
+                    let mut mine = vec![false; pages];
+                    let mut next = rng(77 + t as u64);
+                    for _ in 0..60_000 {
+                        let p = ((next() as usize) % (pages / THREADS)) * THREADS + t;
+                        if mine[p] {
+                            m.free(p).unwrap();
+                        } else {
+                            m.alloc(p).unwrap();
+                        }
+                        mine[p] = !mine[p];
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let out = workers.into_iter().map(|h| h.join().unwrap()).collect();
+        stop.store(true, Ordering::Relaxed);
+        out
+    });
+    let _ = m.scrub();
+    for p in 0..pages {
+        let owner = &finals[p % THREADS];
+        assert_eq!(m.is_allocated(p), Ok(owner[p]), "page {p}");
+    }
+    assert_eq!(m.stats().ue_count, 0, "no false alarm");
+    let injected = injected.load(Ordering::Relaxed);
+    assert!(injected > 0);
+    assert_eq!(
+        m.stats().ce_count,
+        injected,
+        "every fault repaired exactly once"
+    );
+    assert!(m.scrub().is_clean());
+}
