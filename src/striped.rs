@@ -36,7 +36,7 @@ const PARITY: u64 = ONE - 1;
 #[cfg(not(loom))]
 const TRIES: u32 = 1 << 16;
 #[cfg(loom)]
-const TRIES: u32 = 4;
+const TRIES: u32 = 32;
 /// Failed snapshot attempts before a checker raises `HOLD`.
 const HOLD_AFTER: u32 = 8;
 /// Most pauses an updater waits for a checker's `HOLD` (a fault may have
