@@ -503,7 +503,9 @@ fn daec(o: &Opts) {
 /// Question (b): the longest burst length `L` for which every burst of
 /// length `3..=L` can be detected, with SEC-DED kept. `solid`: bursts that
 /// flip every bit of a run; otherwise every pattern of weight >= 2 inside a
-/// window of `L` bits. Stops at the first length the search cannot reach.
+/// window of `L` bits. Each length gets fresh anneals from the seed unless
+/// the previous length's matrix already satisfies it. Stops at the first
+/// length the search cannot reach.
 fn length(o: &Opts, solid: bool) {
     let iters = o
         .iters
@@ -522,6 +524,7 @@ fn length(o: &Opts, solid: bool) {
         "{kind}, seed {}, {restarts} run(s) of {iters} steps per length:",
         o.seed
     );
+    let mut found: Option<[u8; K]> = None;
     for len in o.from.max(3)..=N {
         let spec = Spec {
             odd_only: true,
@@ -529,6 +532,15 @@ fn length(o: &Opts, solid: bool) {
             window: if solid { 0 } else { len },
             daec: false,
         };
+        // The matrix found for the previous length may already do.
+        if let Some(prev) = found.filter(|d| violations(&spec, &full(d)) == 0) {
+            println!(
+                "  length <= {len}: the matrix for length {} already does",
+                len - 1
+            );
+            found = Some(prev);
+            continue;
+        }
         let t = Instant::now();
         let mut rng = Rng(o.seed);
         let (v, st, runs) = feasibility(&spec, &mut rng, iters, restarts, sched);
@@ -542,6 +554,7 @@ fn length(o: &Opts, solid: bool) {
         }
         println!(", {} ones", weight(&st.data) + R);
         println!("    data columns: {:?}", st.data);
+        found = Some(st.data);
     }
 }
 
