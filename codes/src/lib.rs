@@ -12,6 +12,7 @@
 //! | (8,4) extended Hamming | [`Hamming84`] | 4 | 4 | 100% | 1 bit | 2 bits |
 //! | (32,26) SECDED | [`Secded32`] | 26 | 6 | 23% | 1 bit | 2 bits |
 //! | (64,57) SECDED | [`Secded64`] | 57 | 7 | 12.3% | 1 bit | 2 bits |
+//! | (64,56) burst SECDED | [`Secded64Burst`] | 56 | 8 | 14.3% | 1 bit | 2 bits, adjacent 3- and 4-bit bursts |
 //! | (72,64) Hsiao | [`Hsiao72`] | 64 | 8 | 12.5% | 1 bit | 2 bits, 44% of 3 bits |
 //!
 //! Layout: every [`LaneCode`] is systematic, with data in codeword bits
