@@ -310,10 +310,15 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
     let mut report = ScrubReport::default();
     for w in 0..m.word_count() {
         report.words += 1;
-        let bad = m.scrub_word(w, &mut report) & valid(m, w);
-        #[cfg(feature = "alloc")]
-        push_runs(&mut report.bad_pages, w * E::PAGES_PER_WORD, bad);
-        let _ = bad;
+        let bad = m.scrub_word(w, &mut report);
+        if bad != 0 {
+            #[cfg(feature = "alloc")]
+            push_runs(
+                &mut report.bad_pages,
+                w * E::PAGES_PER_WORD,
+                bad & valid(m, w),
+            );
+        }
     }
     #[cfg(feature = "alloc")]
     merge_runs(&mut report.bad_pages);

@@ -17,11 +17,8 @@ pub const GROUP_WORDS: usize = 64;
 const CTL_SHIFT: u32 = 57;
 /// One updater in flight.
 const ONE: u64 = 1 << CTL_SHIFT;
-/// Updaters in flight (4 bits: at most 15 at once per group).
-const COUNT: u64 = 0xF << CTL_SHIFT;
-/// A checker that could not see the group still asks updaters to hold off
-/// (advisory: an updater waits at most `HOLD_SPINS` pauses for it).
-const HOLD: u64 = 1 << 61;
+/// Updaters in flight (5 bits: at most 31 at once per group).
+const COUNT: u64 = 0x1F << CTL_SHIFT;
 /// A checker holds the group.
 const CHECK: u64 = 1 << 62;
 /// An update completed while the checker held the group.
@@ -37,14 +34,12 @@ const PARITY: u64 = ONE - 1;
 const TRIES: u32 = 1 << 16;
 #[cfg(loom)]
 const TRIES: u32 = 32;
-/// Failed snapshot attempts before a checker raises `HOLD`.
-const HOLD_AFTER: u32 = 8;
-/// Most pauses an updater waits for a checker's `HOLD` (a fault may have
-/// set the bit; it must never stall an update for good).
+/// Waits for a free slot in a group's in-flight count before an update
+/// gives up (31 updaters in flight in one group, or a count a fault set).
 #[cfg(not(loom))]
-const HOLD_SPINS: u32 = 1 << 10;
+const ANNOUNCE_TRIES: u32 = 1 << 16;
 #[cfg(loom)]
-const HOLD_SPINS: u32 = 2;
+const ANNOUNCE_TRIES: u32 = 4;
 
 /// Page allocation state as address-keyed SECDED codewords (as
 /// [`KeyedEccBitmap`](crate::KeyedEccBitmap)), plus one parity word per
@@ -93,6 +88,34 @@ const HOLD_SPINS: u32 = 2;
 pub struct StripedBitmap {
     data: Data,
     parity: Words,
+    group_of: FastMod,
+}
+
+/// `w % d` by a multiply instead of a division (Lemire's fastmod): the
+/// group index is on every update's path, and a 64-bit `div` costs tens of
+/// cycles. Exact for `w, d < 2^32`; larger maps fall back to `%`.
+struct FastMod {
+    d: u64,
+    magic: u64,
+}
+
+impl FastMod {
+    fn new(d: usize) -> FastMod {
+        let d = d.max(1) as u64;
+        FastMod {
+            d,
+            magic: (u64::MAX / d).wrapping_add(1),
+        }
+    }
+    #[inline(always)]
+    fn of(&self, w: usize) -> usize {
+        let w = w as u64;
+        if w >> 32 == 0 && self.d >> 32 == 0 {
+            ((u128::from(self.magic.wrapping_mul(w)) * u128::from(self.d)) >> 64) as usize
+        } else {
+            (w % self.d) as usize
+        }
+    }
 }
 
 /// What a group check concluded.
@@ -120,9 +143,11 @@ impl StripedBitmap {
     /// A map of `pages` free pages, data and parity in two allocations.
     #[cfg(feature = "alloc")]
     pub fn with_pages(pages: usize) -> Self {
+        let groups = Self::parity_words_for(pages);
         StripedBitmap {
             data: Data::with_pages(pages),
-            parity: Words::new(Self::parity_words_for(pages), |_| 0),
+            parity: Words::new(groups, |_| 0),
+            group_of: FastMod::new(groups),
         }
     }
 
@@ -135,9 +160,11 @@ impl StripedBitmap {
         parity: &'static [AtomicU64],
         pages: usize,
     ) -> Result<Self, StateError> {
+        let groups = Self::parity_words_for(pages);
         Ok(StripedBitmap {
             data: Data::from_static(data, pages)?,
-            parity: Words::borrowed(parity, Self::parity_words_for(pages), |_| 0)?,
+            parity: Words::borrowed(parity, groups, |_| 0)?,
+            group_of: FastMod::new(groups),
         })
     }
 
@@ -150,20 +177,25 @@ impl StripedBitmap {
         (g..self.data.word_count()).step_by(self.groups().max(1))
     }
 
-    /// Registers an updater in flight in group `g`.
-    fn announce(&self, g: usize) {
+    /// Registers an updater in flight in group `g`. False if the count stays
+    /// full (a fault set it, or 31 updaters are in flight): the update must
+    /// not go on, since the next increment would carry into the flags.
+    fn announce(&self, g: usize) -> bool {
         let cell = &self.parity[g];
         let mut p = cell.load(Ordering::Acquire);
-        let mut spins = 0;
+        let mut waits = 0;
         loop {
-            if p & COUNT == COUNT || (p & HOLD != 0 && spins < HOLD_SPINS) {
-                spins += 1;
-                relax(spins);
+            if p & COUNT == COUNT {
+                if waits == ANNOUNCE_TRIES {
+                    return false;
+                }
+                waits += 1;
+                relax(waits);
                 p = cell.load(Ordering::Acquire);
                 continue;
             }
             match cell.compare_exchange_weak(p, p + ONE, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return,
+                Ok(_) => return true,
                 Err(now) => p = now,
             }
         }
@@ -188,14 +220,10 @@ impl StripedBitmap {
     }
 
     /// Takes a still snapshot of group `g` and resolves every fault in it.
-    fn check_group(&self, g: usize, report: Option<&mut ScrubReport>) -> Verdict {
+    fn check_group(&self, g: usize, mut report: Option<&mut ScrubReport>) -> Verdict {
         let cell = &self.parity[g];
         let mut raw = [0u64; GROUP_WORDS];
-        let release = !(CHECK | DIRTY | HOLD);
         for attempt in 0..TRIES {
-            if attempt == HOLD_AFTER {
-                cell.fetch_or(HOLD, Ordering::AcqRel);
-            }
             if attempt > 0 {
                 relax(attempt);
             }
@@ -203,29 +231,32 @@ impl StripedBitmap {
             if p & (CHECK | COUNT) != 0 {
                 continue;
             }
-            let held = (p | CHECK) & !DIRTY;
-            let _ = release;
             if cell
-                .compare_exchange(p, held, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(p, (p | CHECK) & !DIRTY, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
             {
                 continue;
+            }
+            if p & DIRTY != 0 {
+                // DIRTY is only ever set while a checker holds the group, and
+                // cleared when it lets go: found outside a check, it is a
+                // flipped bit, now cleared.
+                self.data.counters().ce(1);
+                if let Some(r) = report.as_deref_mut() {
+                    r.corrected += 1;
+                }
             }
             for (j, w) in self.members(g).enumerate() {
                 raw[j] = self.data.cell(w).load(Ordering::Acquire);
             }
             let seen = cell.load(Ordering::Acquire);
             if seen & (COUNT | DIRTY) != 0 {
-                // Keep HOLD raised for the next attempt.
                 cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
                 continue;
             }
             let verdict = self.resolve(g, &raw, seen, report);
-            cell.fetch_and(release, Ordering::AcqRel);
+            cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
             return verdict;
-        }
-        if TRIES > HOLD_AFTER {
-            cell.fetch_and(!HOLD, Ordering::AcqRel);
         }
         if let Some(r) = report {
             r.uncorrectable += 1;
@@ -387,7 +418,7 @@ impl Engine for StripedBitmap {
                     bad: 0,
                 };
             }
-            if let Verdict::Unknown = self.check_group(w % self.groups(), None) {
+            if let Verdict::Unknown = self.check_group(self.group_of.of(w), None) {
                 break;
             }
         }
@@ -397,10 +428,12 @@ impl Engine for StripedBitmap {
         }
     }
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
-        let g = w % self.groups();
+        let g = self.group_of.of(w);
         let all = low(Self::PAGES_PER_WORD);
         for _ in 0..3 {
-            self.announce(g);
+            if !self.announce(g) {
+                break;
+            }
             match self.try_update(w, mask, alloc) {
                 Some(Ok(())) => {
                     self.retire(g, mask);

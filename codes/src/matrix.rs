@@ -33,6 +33,9 @@ pub struct Matrix {
     pos: [u8; 256],
     /// `deltas[i]`: the codeword change flipping data bit `i` (codes of at most 64 bits).
     deltas: [u64; 64],
+    /// `prefix[n]`: the check bits of data bits `0..n` all set (`n <= k`),
+    /// so that a contiguous run of data bits costs two lookups.
+    prefix: [u8; 65],
 }
 
 impl Matrix {
@@ -107,8 +110,15 @@ impl Matrix {
             deltas[i] = 1 << i | (columns[i] as u64) << k;
             i += 1;
         }
+        let mut prefix = [0u8; 65];
+        let mut i = 0;
+        while i < k && i < 64 {
+            prefix[i + 1] = prefix[i] ^ columns[i];
+            i += 1;
+        }
         Matrix {
             deltas,
+            prefix,
             n: n as u32,
             k: k as u32,
             r,
@@ -247,11 +257,20 @@ impl Matrix {
         self.deltas[i as usize]
     }
 
-    /// The codeword change that flips every data bit set in `mask`.
+    /// The codeword change that flips every data bit set in `mask`: two
+    /// lookups for a contiguous run of bits (what range updates use), one
+    /// per byte otherwise.
     #[inline(always)]
     pub const fn delta_mask(&self, m: u64) -> u64 {
         let d = m & mask(self.k);
-        d | (self.linear_syndrome(d) as u64) << self.k
+        let check = if d != 0 && d.wrapping_add(d & d.wrapping_neg()) & d == 0 {
+            let lo = d.trailing_zeros() as usize;
+            let hi = 64 - d.leading_zeros() as usize;
+            self.prefix[hi] ^ self.prefix[lo]
+        } else {
+            self.linear_syndrome(d)
+        };
+        d | (check as u64) << self.k
     }
 }
 

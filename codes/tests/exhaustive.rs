@@ -486,3 +486,29 @@ quickcheck! {
         Secded64::decode(faulty ^ Secded64::delta(i)) == Decoded::Corrected { data: d ^ 1 << i, bit: p }
     }
 }
+
+/// Every contiguous run of data bits (what range updates flip) takes the
+/// prefix-table path of `delta_mask`: it must equal the re-encoding, for
+/// every run of every code.
+#[test]
+fn delta_of_every_contiguous_run() {
+    fn each<C: LaneCode>() {
+        let k = C::DATA_BITS;
+        for lo in 0..k {
+            for hi in lo + 1..=k {
+                let run = eccmap_codes::mask(hi) & !eccmap_codes::mask(lo);
+                assert_eq!(
+                    C::delta_mask(run),
+                    C::encode(run) ^ C::encode(0),
+                    "{} {lo}..{hi}",
+                    C::NAME
+                );
+            }
+        }
+    }
+    each::<Hamming74>();
+    each::<Hamming84>();
+    each::<Secded32>();
+    each::<Secded64>();
+    each::<eccmap_codes::Secded64Burst>();
+}
