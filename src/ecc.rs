@@ -276,7 +276,7 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
 
     /// Writes back a repaired word if the word still holds `seen`; counts
     /// the repair only if this thread's write is the one that landed.
-    #[inline]
+    #[cold]
     fn repair(&self, w: usize, seen: u64, v: &View) -> bool {
         if v.fixed == seen {
             return false;
@@ -306,7 +306,9 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     fn read(&self, w: usize, _want: u64) -> WordRead {
         let cur = self.words[w].load(Ordering::Acquire);
         let v = Self::view(cur, K::key::<C>(w));
-        self.repair(w, cur, &v);
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
         WordRead {
             allocated: v.allocated,
             bad: v.bad,
@@ -315,9 +317,13 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     #[inline]
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
         let cell = &self.words[w];
+        // Computed once, outside the retry loop: a single page is one table
+        // lookup, a run of pages two.
+        let delta = Self::delta(mask);
+        let key = K::key::<C>(w);
         let mut cur = cell.load(Ordering::Acquire);
         loop {
-            let v = Self::view(cur, K::key::<C>(w));
+            let v = Self::view(cur, key);
             let at = v.bad & mask;
             if at != 0 {
                 self.repair(w, cur, &v);
@@ -329,11 +335,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
                 !v.allocated & mask
             };
             // The repair (if any) and the update land together, in one CAS.
-            let new = if clash == 0 {
-                v.fixed ^ Self::delta(mask)
-            } else {
-                v.fixed
-            };
+            let new = if clash == 0 { v.fixed ^ delta } else { v.fixed };
             if new == cur {
                 return Err(Conflict::State(clash));
             }

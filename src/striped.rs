@@ -220,6 +220,8 @@ impl StripedBitmap {
     }
 
     /// Takes a still snapshot of group `g` and resolves every fault in it.
+    #[cold]
+    #[inline(never)]
     fn check_group(&self, g: usize, mut report: Option<&mut ScrubReport>) -> Verdict {
         let cell = &self.parity[g];
         let mut raw = [0u64; GROUP_WORDS];
@@ -367,7 +369,14 @@ impl StripedBitmap {
     /// One attempt at the update of data word `w`, trusting only a clean
     /// word: `Ok(Some(..))` done or refused, `Ok(None)` the word needs its
     /// group.
-    fn try_update(&self, w: usize, mask: u64, alloc: bool) -> Option<Result<(), Conflict>> {
+    #[inline(always)]
+    fn try_update(
+        &self,
+        w: usize,
+        mask: u64,
+        delta: u64,
+        alloc: bool,
+    ) -> Option<Result<(), Conflict>> {
         let cell = self.data.cell(w);
         let key = Data::key(w);
         let mut cur = cell.load(Ordering::Acquire);
@@ -384,12 +393,8 @@ impl StripedBitmap {
             if clash != 0 {
                 return Some(Err(Conflict::State(clash)));
             }
-            match cell.compare_exchange_weak(
-                cur,
-                cur ^ Data::delta(mask),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match cell.compare_exchange_weak(cur, cur ^ delta, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Some(Ok(())),
                 Err(now) => cur = now,
             }
@@ -430,11 +435,12 @@ impl Engine for StripedBitmap {
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
         let g = self.group_of.of(w);
         let all = low(Self::PAGES_PER_WORD);
+        let delta = Data::delta(mask);
         for _ in 0..3 {
             if !self.announce(g) {
                 break;
             }
-            match self.try_update(w, mask, alloc) {
+            match self.try_update(w, mask, delta, alloc) {
                 Some(Ok(())) => {
                     self.retire(g, mask);
                     return Ok(());
