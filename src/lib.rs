@@ -71,3 +71,9 @@ pub type PageMap = EccBitmap<eccmap_codes::Secded64>;
 /// baseline [`DualBitmap`] (detects single-bit faults at 2 bits per page).
 #[cfg(feature = "dual-bitmap")]
 pub type PageMap = DualBitmap;
+
+/// The README's code examples, compiled and run as doctests so that they
+/// stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
