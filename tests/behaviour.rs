@@ -1,7 +1,9 @@
 //! The behavioural suite: every test is generic over the map and runs on
-//! `PlainBitmap`, `DualBitmap` and `EccBitmap` with every code, as
-//! `<test>::plain`, `<test>::dual`, `<test>::ecc_secded64`, `::ecc_secded32`,
-//! `::ecc_hamming84`, `::ecc_hamming74`.
+//! `PlainBitmap`, `DualBitmap`, `EccBitmap` with every code,
+//! `KeyedEccBitmap<Secded64>` and `StripedBitmap`, as `<test>::plain`,
+//! `<test>::dual`, `::ecc_secded64`, `::ecc_secded32`, `::ecc_hamming84`,
+//! `::ecc_hamming74`, `::ecc_secded64burst`, `::keyed_secded64`,
+//! `::striped`.
 //!
 //! The `baseline_NN_*` tests are the dual-bitmap RFC's own 11 test cases
 //! (listed in the project's baseline notes), one per case, in its order.
@@ -14,7 +16,7 @@
 mod common;
 
 use common::*;
-use eccmap::{FaultStats, StateError};
+use eccmap::{FaultStats, StateError, GROUP_WORDS};
 
 /// Page counts that exercise each map's word edges: one page, a word less
 /// one, a word, a word and one, 100 (a multiple of no map's pages per word),
@@ -346,13 +348,13 @@ fn word_edges<M: TestMap>() {
     assert_matches(&map, &model, M::NAME);
 }
 
-/// 100 pages is a multiple of no map's pages per word (64, 57, 52, 32, 36):
-/// the last word is partial, and the pages past 100 never exist.
+/// 100 pages is a multiple of no map's pages per word (64, 57, 52, 32, 36,
+/// 56): the last word is partial, and the pages past 100 never exist.
 fn page_count_not_a_multiple_of_the_word<M: TestMap>() {
     let pages = 100;
     assert_ne!(pages % M::PAGES_PER_WORD, 0);
     let map = M::with_pages(pages);
-    assert_eq!(map.storage_words() % M::words_for(pages), 0);
+    assert_eq!(map.storage_words(), M::storage_words_for(pages));
     // Fill everything: count and find_free ignore the padding pages.
     map.alloc_range(0, pages).unwrap();
     assert_eq!(map.count_allocated(), Ok(pages));
@@ -594,6 +596,7 @@ fn from_static_storage<M: TestMap>() {
                 map.alloc(p).unwrap();
             }
             assert_matches(&map, &model, M::NAME);
+            assert_storage(&map, &model, M::NAME);
             assert!(map.scrub().is_clean());
         }
     }
@@ -607,17 +610,79 @@ fn from_static_storage<M: TestMap>() {
     assert!(M::from_static_words(0, 0).is_ok());
 }
 
+/// Storage as each map documents it: `words_for` words of state (two
+/// bitmaps of them for the dual bitmap), then, for the striped map, one
+/// parity word per group of up to `GROUP_WORDS` data words.
 fn storage_accounting<M: TestMap>() {
-    for pages in sizes::<M>() {
+    let w = M::PAGES_PER_WORD;
+    for pages in sizes::<M>()
+        .into_iter()
+        .chain([GROUP_WORDS * w, GROUP_WORDS * w + 1])
+    {
         let map = M::with_pages(pages);
+        assert_eq!(M::words_for(pages), pages.div_ceil(w));
         let copies = match M::PROTECTION {
             Protection::Detects => 2,
             _ => 1,
         };
-        assert_eq!(map.storage_words(), copies * M::words_for(pages));
-        assert_eq!(M::words_for(pages), pages.div_ceil(M::PAGES_PER_WORD));
+        assert_eq!(map.state_words(), copies * M::words_for(pages));
+        assert_eq!(map.storage_words(), M::storage_words_for(pages));
         assert_eq!(map.storage_bytes(), map.storage_words() * 8);
         assert_eq!(map.storage_bits(), map.storage_words() * 64);
+    }
+}
+
+/// The stored words are exactly the documented encoding of the state
+/// (`TestMap::expected_storage`: codewords, address keys, the dual
+/// bitmap's complement, the striped map's parity words), after every kind
+/// of update, after refused ones, and on maps of more than one parity group
+/// (the striped map interleaves its groups: word `w` is in group `w % S`).
+fn storage_is_the_encoding_of_the_state<M: TestMap>() {
+    let w = M::PAGES_PER_WORD;
+    for pages in [1, w, 3 * w + 5, (GROUP_WORDS + 2) * w + 3] {
+        let what = format!("{} with {pages} pages", M::NAME);
+        let map = M::with_pages(pages);
+        let mut model = Model::repeat(false, pages);
+        assert_storage(&map, &model, &format!("{what}, fresh"));
+        model = pattern(pages);
+        for p in model.iter_ones() {
+            map.alloc(p).unwrap();
+        }
+        assert_storage(&map, &model, &format!("{what}, pattern"));
+        // Every page the other way round, by singles and short ranges.
+        let mut p = 0;
+        while p < pages {
+            let run = model[p..].iter().take_while(|b| **b == model[p]).count();
+            if model[p] {
+                map.free_range(p, run).unwrap();
+            } else if run == 1 {
+                map.alloc(p).unwrap();
+            } else {
+                map.alloc_range(p, run).unwrap();
+            }
+            p += run;
+        }
+        model = !model;
+        assert_storage(&map, &model, &format!("{what}, complement"));
+        // Refused updates change nothing.
+        if model.any() {
+            assert!(map.alloc_range(0, pages).is_err());
+        }
+        if model.not_all() {
+            assert!(map.free_range(0, pages).is_err());
+        }
+        assert_storage(&map, &model, &format!("{what}, refused"));
+        for p in model.iter_ones().collect::<Vec<_>>() {
+            map.free(p).unwrap();
+        }
+        map.alloc_range(0, pages).unwrap();
+        model.fill(true);
+        assert_storage(&map, &model, &format!("{what}, full"));
+        map.free_range(0, pages).unwrap();
+        model.fill(false);
+        assert_storage(&map, &model, &format!("{what}, empty again"));
+        assert!(map.scrub().is_clean());
+        no_faults(map.stats());
     }
 }
 
@@ -887,6 +952,7 @@ for_each_map!(
     zero_pages,
     from_static_storage,
     storage_accounting,
+    storage_is_the_encoding_of_the_state,
     fault_injection_bad_index,
     baseline_01_initial_state_consistent,
     baseline_02_set_keeps_consistency,
@@ -924,7 +990,35 @@ fn dual_from_static_checks_both_bitmaps() {
     );
 }
 
-/// Each map's pages per word, as documented (64, 57, 52, 32, 36).
+/// The striped map's data and parity storage are checked separately.
+#[test]
+fn striped_from_static_checks_both_allocations() {
+    use eccmap::StripedBitmap;
+    let pages = (GROUP_WORDS + 1) * 57;
+    let (data, parity) = (
+        StripedBitmap::words_for(pages),
+        StripedBitmap::parity_words_for(pages),
+    );
+    assert_eq!((data, parity), (GROUP_WORDS + 1, 2));
+    let e = StripedBitmap::from_static(leak_words(data, 0), leak_words(parity - 1, 0), pages);
+    assert_eq!(
+        e.err(),
+        Some(StateError::StorageTooSmall {
+            needed: 2,
+            given: 1
+        })
+    );
+    let e = StripedBitmap::from_static(leak_words(data - 1, 0), leak_words(parity, 0), pages);
+    assert_eq!(
+        e.err(),
+        Some(StateError::StorageTooSmall {
+            needed: data,
+            given: data - 1
+        })
+    );
+}
+
+/// Each map's pages per word, as documented (64, 57, 52, 32, 36, 56, 57, 57).
 #[test]
 fn pages_per_word_as_documented() {
     use eccmap::{DualBitmap, PlainBitmap};
@@ -934,6 +1028,14 @@ fn pages_per_word_as_documented() {
     assert_eq!((Ecc32::LANES, Ecc32::PAGES_PER_WORD), (2, 52));
     assert_eq!((Ecc84::LANES, Ecc84::PAGES_PER_WORD), (8, 32));
     assert_eq!((Ecc74::LANES, Ecc74::PAGES_PER_WORD), (9, 36));
+    assert_eq!((Ecc64b::LANES, Ecc64b::PAGES_PER_WORD), (1, 56));
+    assert_eq!((Ecc64k::LANES, Ecc64k::PAGES_PER_WORD), (1, 57));
+    // The striped map's data words are keyed (64,57) words.
+    use eccmap::StripedBitmap;
+    assert_eq!(
+        (StripedBitmap::words_for(57), StripedBitmap::words_for(58)),
+        (1, 2)
+    );
     // words_for is a const fn, usable to size static storage.
     const WORDS: usize = Ecc64::words_for(1000);
     assert_eq!(WORDS, 18);

@@ -1,15 +1,26 @@
 //! Concurrency: worker threads do random single and range alloc/free on
 //! pages that share words (each page owned by one thread, in blocks of 5
 //! pages that straddle word edges), while a scrubber thread scrubs and, for
-//! `EccBitmap`, an injector thread flips single bits behind the encoder's
-//! back: one outstanding fault per word, in a word that decodes clean, and
-//! not again in that word until it decodes clean (repaired) again.
+//! the ECC maps (`EccBitmap` with every code, `KeyedEccBitmap<Secded64>`,
+//! `StripedBitmap`), an injector thread flips single bits behind the
+//! encoder's back: one outstanding fault per state word, in a word that
+//! decodes clean, and not again in that word until it decodes clean
+//! (repaired) again. For the striped map it also flips one parity bit of
+//! each parity word once, mid-run (no read repairs it, so it can only wait
+//! for a scrub or a group check: one per word keeps the count exact).
+//!
+//! The faults come in three phases, so that both repair paths are sure to
+//! run whatever the scheduler does: in the first third the scrubber is
+//! paused (only the workers' reads and updates repair), in the second the
+//! workers are parked (only the scrubber repairs; the parity bits are
+//! flipped then), in the last everything runs at once.
 //!
 //! Each worker checks every answer about its own pages as it goes (nobody
-//! else touches them, and no fault may change an answer). At the end the
-//! state equals what the successful operations imply, and for `EccBitmap`
-//! `ce_count` equals the faults injected, exactly: every fault repaired once,
-//! no repair lost or counted twice under races, no false alarm.
+//! else touches them, and no fault may change an answer). At the end every
+//! stored word is the encoding of what the successful operations imply
+//! (parity words included), and for the ECC maps `ce_count` equals the
+//! faults injected, exactly: every fault repaired once, no repair lost or
+//! counted twice under races, no false alarm.
 #![cfg(not(feature = "panic-on-fault"))]
 
 #[macro_use]
@@ -17,7 +28,8 @@ mod common;
 
 use common::*;
 use eccmap::StateError;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::time::Duration;
 
 const WORKERS: usize = 3;
 /// Pages per ownership block; not a divisor of any map's pages per word,
@@ -27,6 +39,39 @@ const BLOCK: usize = 5;
 const OPS: usize = 6000;
 /// Faults the injector places at least while the workers run.
 const MIN_FAULTS: u64 = 300;
+
+/// Phase of a run: only operations repair (the scrubber is paused).
+const BY_OPS: u8 = 0;
+/// Phase of a run: only the scrubber repairs (the workers are parked).
+const BY_SCRUB: u8 = 1;
+/// Phase of a run: everything at once.
+const ALL: u8 = 2;
+
+/// What the threads of a run share besides the map.
+struct Run {
+    /// Faults placed so far.
+    placed: AtomicU64,
+    /// The injector is running (cleared when it ends, even by a panic).
+    injecting: AtomicBool,
+    /// The phase, advanced by the injector as it places faults.
+    phase: AtomicU8,
+}
+
+impl Run {
+    fn phase(&self) -> u8 {
+        self.phase.load(Ordering::Acquire)
+    }
+    /// Counts one fault placed and moves to the phase it leads to.
+    fn placed_one(&self) {
+        let n = self.placed.fetch_add(1, Ordering::AcqRel) + 1;
+        let phase = match n {
+            n if n >= 2 * MIN_FAULTS / 3 => ALL,
+            n if n >= MIN_FAULTS / 3 => BY_SCRUB,
+            _ => BY_OPS,
+        };
+        self.phase.fetch_max(phase, Ordering::AcqRel);
+    }
+}
 
 /// What one worker's successful and refused operations imply.
 struct Outcome {
@@ -44,16 +89,31 @@ fn blocks(t: usize, pages: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Clears its flag when dropped: when its thread ends, panicking or not.
+struct ClearOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for ClearOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// Runs `OPS` operations, and on until the injector has placed
-/// `MIN_FAULTS` faults, so that every fault lands while the workers run.
-fn worker<M: TestMap>(map: &M, t: usize, seed: u64, placed: &AtomicU64, inject: bool) -> Outcome {
+/// `MIN_FAULTS` faults (or has stopped), so that every fault lands while
+/// the workers run; parked while the phase is `BY_SCRUB`.
+fn worker<M: TestMap>(map: &M, t: usize, seed: u64, run: &Run) -> Outcome {
     let pages = map.pages();
     let mine = blocks(t, pages);
     let mut model = Model::repeat(false, pages);
     let (mut double_alloc, mut double_free) = (0, 0);
     let mut rng = Rng::new(seed);
     let mut i = 0;
-    while i < OPS || (inject && placed.load(Ordering::Acquire) < MIN_FAULTS) {
+    let injecting = || run.injecting.load(Ordering::Acquire);
+    while i < OPS || (injecting() && run.placed.load(Ordering::Acquire) < MIN_FAULTS) {
+        if injecting() && run.phase() == BY_SCRUB {
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
+        }
         i += 1;
         let (s, e) = mine[rng.below(mine.len())];
         match rng.below(8) {
@@ -128,33 +188,49 @@ fn worker<M: TestMap>(map: &M, t: usize, seed: u64, placed: &AtomicU64, inject: 
 }
 
 /// Flips single bits of codewords until `stop`, one outstanding fault per
-/// word; returns the number of faults placed.
-fn injector<M: TestMap>(map: &M, stop: &AtomicBool, placed: &AtomicU64) {
-    let words = map.storage_words();
+/// state word, and once `MIN_FAULTS / 2` are placed one parity bit of each
+/// parity word (striped); counts the faults in `run`.
+fn injector<M: TestMap>(map: &M, stop: &AtomicBool, run: &Run) {
+    let words = map.state_words();
     let mut pending = vec![false; words];
+    let mut parity_done = false;
     let mut rng = Rng::new(99);
     while !stop.load(Ordering::Acquire) {
+        if !parity_done && run.placed.load(Ordering::Acquire) >= MIN_FAULTS / 2 {
+            for w in words..map.storage_words() {
+                let bit = w * 64 + rng.below(64);
+                let bit = match map.bit_role(bit) {
+                    BitRole::Parity(_) => bit,
+                    // A control bit: the same parity bit position instead.
+                    _ => w * 64 + bit % 64 % CONTROL_SHIFT,
+                };
+                assert!(matches!(map.bit_role(bit), BitRole::Parity(_)));
+                map.flip_storage_bit(bit).unwrap();
+                run.placed_one();
+            }
+            parity_done = true;
+        }
         let w = rng.below(words);
         let raw = map.storage_word(w);
         if pending[w] {
             // Repaired (by a scrub, a read or an update) once it decodes
             // clean: only this thread ever damages a word.
-            pending[w] = !M::raw_word_is_clean(raw);
+            pending[w] = !M::raw_word_is_clean(w, raw);
             continue;
         }
         assert!(
-            M::raw_word_is_clean(raw),
+            M::raw_word_is_clean(w, raw),
             "word {w} damaged by someone else: {raw:#x}"
         );
         let bit = loop {
             let b = w * 64 + rng.below(64);
-            if M::codeword_of_bit(b).is_some() {
+            if let BitRole::Codeword { .. } = map.bit_role(b) {
                 break b;
             }
         };
         map.flip_storage_bit(bit).unwrap();
         pending[w] = true;
-        placed.fetch_add(1, Ordering::AcqRel);
+        run.placed_one();
     }
 }
 
@@ -164,12 +240,20 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
     let map = M::with_pages(pages);
     let stop_injecting = AtomicBool::new(false);
     let stop_scrubbing = AtomicBool::new(false);
-    let placed = AtomicU64::new(0);
+    let run = Run {
+        placed: AtomicU64::new(0),
+        injecting: AtomicBool::new(inject),
+        phase: AtomicU8::new(if inject { BY_OPS } else { ALL }),
+    };
     let (mut scrubs, mut alarms, mut by_scrub) = (0u64, 0u64, 0u64);
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {
         let scrubber = s.spawn(|| {
             let (mut n, mut alarms, mut corrected) = (0, 0, 0);
             while !stop_scrubbing.load(Ordering::Acquire) {
+                if run.phase() == BY_OPS && run.injecting.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(1));
+                    continue;
+                }
                 let r = map.scrub();
                 if inject {
                     // No false alarm, ever, under concurrent updates.
@@ -180,24 +264,39 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
                 n += 1;
                 // Pause, so that most faults are met (and repaired) by the
                 // workers' reads and updates first.
-                std::thread::sleep(std::time::Duration::from_millis(1));
+                std::thread::sleep(Duration::from_millis(1));
             }
             (n, alarms, corrected)
         });
-        let injector = inject.then(|| s.spawn(|| injector(&map, &stop_injecting, &placed)));
+        let injector = inject.then(|| {
+            s.spawn(|| {
+                // Workers stop waiting for faults if the injector panics.
+                let _running = ClearOnDrop(&run.injecting);
+                injector(&map, &stop_injecting, &run)
+            })
+        });
         let workers: Vec<_> = (0..WORKERS)
             .map(|t| {
-                let (map, placed) = (&map, &placed);
-                s.spawn(move || worker(map, t, 1 + t as u64, placed, inject))
+                let (map, run) = (&map, &run);
+                s.spawn(move || worker(map, t, 1 + t as u64, run))
             })
             .collect();
-        let outcomes = workers.into_iter().map(|h| h.join().unwrap()).collect();
-        if let Some(h) = injector {
-            stop_injecting.store(true, Ordering::Release);
-            h.join().unwrap();
-        }
+        // Join every thread before passing a panic on, so that a failed
+        // assertion in one fails the test instead of leaving the others
+        // running for ever.
+        let joined: Vec<_> = workers.into_iter().map(|h| h.join()).collect();
+        stop_injecting.store(true, Ordering::Release);
+        let injected = injector.map(|h| h.join());
         stop_scrubbing.store(true, Ordering::Release);
-        (scrubs, alarms, by_scrub) = scrubber.join().unwrap();
+        let scrubbed = scrubber.join();
+        let outcomes = joined
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect();
+        if let Some(Err(e)) = injected {
+            std::panic::resume_unwind(e);
+        }
+        (scrubs, alarms, by_scrub) = scrubbed.unwrap_or_else(|e| std::panic::resume_unwind(e));
         outcomes
     });
     assert!(scrubs > 0, "the scrubber ran");
@@ -206,9 +305,6 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
     let r = map.scrub();
     assert_eq!(r.uncorrectable, 0, "{}: {r:?}", M::NAME);
     by_scrub += r.corrected as u64;
-    for w in 0..map.storage_words() {
-        assert!(M::raw_word_is_clean(map.storage_word(w)), "word {w}");
-    }
     let mut model = Model::repeat(false, pages);
     let (mut da, mut df) = (0, 0);
     for o in &outcomes {
@@ -224,6 +320,7 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
         "every page owned once"
     );
     assert_matches(&map, &model, M::NAME);
+    assert_storage(&map, &model, M::NAME);
     let stats = map.stats();
     assert_eq!(
         (stats.double_alloc, stats.double_free),
@@ -232,7 +329,7 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
         M::NAME
     );
     assert!(da > 0 && df > 0);
-    let placed = placed.load(Ordering::Acquire);
+    let placed = run.placed.load(Ordering::Acquire);
     if inject {
         assert!(placed >= MIN_FAULTS);
         assert_eq!(

@@ -1,7 +1,8 @@
 //! What the integration tests share: one trait over every map, so that a test
-//! is written once and run on `PlainBitmap`, `DualBitmap` and `EccBitmap`
-//! with every code; a bitvec reference model; and the storage layout facts a
-//! fault test needs to aim a flip.
+//! is written once and run on `PlainBitmap`, `DualBitmap`, `EccBitmap` with
+//! every code, `KeyedEccBitmap<Secded64>` and `StripedBitmap`; a bitvec
+//! reference model; the storage layout facts a fault test needs to aim a
+//! flip; and an independent encoder of the storage a map should hold.
 //!
 //! Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -9,7 +10,8 @@
 use bitvec::vec::BitVec;
 use eccmap::codes::{Decoded, Hamming74, Hamming84, LaneCode, Secded32, Secded64};
 use eccmap::{
-    AtomicU64, DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap, StateError,
+    AddressKeyed, AtomicU64, DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap,
+    StateError, StripedBitmap, Unkeyed, GROUP_WORDS,
 };
 
 /// What a map does with a flipped stored bit.
@@ -19,8 +21,32 @@ pub(crate) enum Protection {
     Silent,
     /// Detects and reports `Uncorrectable` (DualBitmap).
     Detects,
-    /// Repairs in place and answers right (EccBitmap).
+    /// Repairs and answers right (the ECC maps).
     Corrects,
+}
+
+/// What one stored bit is, for aiming a fault and predicting its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum BitRole {
+    /// A bit of a plain or dual bitmap: no codeword holds it.
+    Bitmap,
+    /// Outside every codeword: no answer depends on it (Hamming (7,4)'s
+    /// bit 63).
+    Padding,
+    /// A data or check bit of codeword `codeword` (a map-wide index) of a
+    /// state word; `group` is the striped map's parity group of that word.
+    Codeword {
+        /// Map-wide codeword index.
+        codeword: usize,
+        /// The parity group of the word (striped map only).
+        group: Option<usize>,
+    },
+    /// A parity bit (`0..57`) of the striped map's parity word of group
+    /// `g`: no read uses it; a scrub (any group check) repairs it.
+    Parity(usize),
+    /// A control bit (`57..64`) of the striped map's parity word of group
+    /// `g`: only `scrub_exclusive` may reset it.
+    Control(usize),
 }
 
 /// One map type as the tests see it.
@@ -33,30 +59,79 @@ pub(crate) trait TestMap: PageState + FaultInjection + Sized + 'static {
     const PROTECTION: Protection;
     /// A map of `pages` free pages in its own allocation.
     fn with_pages(pages: usize) -> Self;
-    /// The map's own `words_for`: words of storage (per bitmap, for the dual
-    /// bitmap) for `pages` pages.
+    /// The map's own `words_for`: words of state for `pages` pages (per
+    /// bitmap for the dual bitmap, data words for the striped map).
     fn words_for(pages: usize) -> usize;
+    /// All the storage words a map of `pages` pages has, as its docs give
+    /// them (both bitmaps of the dual bitmap; the striped map's data words
+    /// and one parity word per group of up to `GROUP_WORDS` of them).
+    fn storage_words_for(pages: usize) -> usize;
     /// A map over caller-provided `'static` storage of `given` words (per
-    /// bitmap), filled with garbage first so that initialisation is tested.
+    /// bitmap; the striped map's parity storage is as large as needed plus
+    /// what `given` has to spare), filled with garbage first so that
+    /// initialisation is tested.
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError>;
     /// The storage bit that holds page `page`'s state (the primary's bit, or
     /// the data bit of its codeword).
     fn state_bit(&self, page: usize) -> usize;
-    /// The other storage bits that guard `page` (the dual bitmap's secondary
-    /// bit, the check bits of its codeword); empty for the plain bitmap.
+    /// The other storage bits of `page`'s word that guard it (the dual
+    /// bitmap's secondary bit, the check bits of its codeword); empty for the
+    /// plain bitmap. The striped map's parity bit is not among them: no read
+    /// of the page uses it (see [`BitRole::Parity`]).
     fn guard_bits(&self, page: usize) -> Vec<usize>;
-    /// The codeword a storage bit belongs to (a map-wide index), `None` for a
-    /// bit outside every codeword or for maps without codewords.
-    fn codeword_of_bit(bit: usize) -> Option<usize>;
-    /// Whether every codeword of a raw storage word decodes clean (always
-    /// true for maps without codewords).
-    fn raw_word_is_clean(raw: u64) -> bool;
+    /// Storage words that hold page state (both copies, for the dual
+    /// bitmap); the words after them (the striped map's parity words) hold
+    /// redundancy across words.
+    fn state_words(&self) -> usize {
+        self.storage_words()
+    }
+    /// What storage bit `bit` is.
+    fn bit_role(&self, bit: usize) -> BitRole;
+    /// Whether every codeword of state word `index` (`< state_words()`),
+    /// holding `raw`, decodes clean: keyed maps need the index to take the
+    /// word's key out first. Always true for maps without codewords.
+    fn raw_word_is_clean(index: usize, raw: u64) -> bool;
+    /// The storage a fault-free, idle map holding `model` has, computed
+    /// here from the documented layouts (codes, keys, parity groups), not
+    /// by the library.
+    fn expected_storage(model: &Model) -> Vec<u64>;
+}
+
+/// What two flipped bits in one codeword of a map with codewords do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TwoFlips {
+    /// Decoded as one error, into wrong data (Hamming (7,4)).
+    Miscorrected,
+    /// `Uncorrectable`: the codeword's pages are reported (SECDED).
+    Detected,
+    /// Rebuilt from the word's parity group and answered right
+    /// (StripedBitmap); so is any other damage confined to one data word.
+    Rebuilt,
+}
+
+/// A map whose state words are codewords of an in-word code.
+pub(crate) trait EccMap: TestMap {
+    /// The layout of each state word.
+    fn layout() -> Layout;
+    /// What two flips in one codeword do.
+    const TWO_FLIPS: TwoFlips;
 }
 
 /// Storage of `n` words that lives for the rest of the test binary, filled
 /// with `fill`.
 pub(crate) fn leak_words(n: usize, fill: u64) -> &'static [AtomicU64] {
     Box::leak((0..n).map(|_| AtomicU64::new(fill)).collect::<Box<[_]>>())
+}
+
+/// The words of a one-bit-per-page bitmap of `model`.
+fn bitmap_words(model: &Model) -> Vec<u64> {
+    (0..model.len().div_ceil(64))
+        .map(|w| {
+            (w * 64..((w + 1) * 64).min(model.len()))
+                .filter(|&p| model[p])
+                .fold(0, |v, p| v | 1 << (p % 64))
+        })
+        .collect()
 }
 
 impl TestMap for PlainBitmap {
@@ -69,6 +144,9 @@ impl TestMap for PlainBitmap {
     fn words_for(pages: usize) -> usize {
         PlainBitmap::words_for(pages)
     }
+    fn storage_words_for(pages: usize) -> usize {
+        PlainBitmap::words_for(pages)
+    }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
         PlainBitmap::from_static(leak_words(given, 0xDEAD_BEEF_F00D_CAFE), pages)
     }
@@ -78,11 +156,14 @@ impl TestMap for PlainBitmap {
     fn guard_bits(&self, _page: usize) -> Vec<usize> {
         Vec::new()
     }
-    fn codeword_of_bit(_bit: usize) -> Option<usize> {
-        None
+    fn bit_role(&self, _bit: usize) -> BitRole {
+        BitRole::Bitmap
     }
-    fn raw_word_is_clean(_raw: u64) -> bool {
+    fn raw_word_is_clean(_index: usize, _raw: u64) -> bool {
         true
+    }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        bitmap_words(model)
     }
 }
 
@@ -95,6 +176,9 @@ impl TestMap for DualBitmap {
     }
     fn words_for(pages: usize) -> usize {
         DualBitmap::words_for(pages)
+    }
+    fn storage_words_for(pages: usize) -> usize {
+        2 * DualBitmap::words_for(pages)
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
         DualBitmap::from_static(
@@ -110,11 +194,17 @@ impl TestMap for DualBitmap {
         // The secondary's words follow the primary's.
         vec![self.storage_words() / 2 * 64 + page]
     }
-    fn codeword_of_bit(_bit: usize) -> Option<usize> {
-        None
+    fn bit_role(&self, _bit: usize) -> BitRole {
+        BitRole::Bitmap
     }
-    fn raw_word_is_clean(_raw: u64) -> bool {
+    fn raw_word_is_clean(_index: usize, _raw: u64) -> bool {
         true
+    }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        // The primary, then its complement, whole words (tail bits too).
+        let primary = bitmap_words(model);
+        let secondary: Vec<u64> = primary.iter().map(|w| !w).collect();
+        [primary, secondary].concat()
     }
 }
 
@@ -174,7 +264,66 @@ impl Layout {
     }
 }
 
-impl<C: LaneCode> TestMap for EccBitmap<C> {
+/// The key pattern of word `word` of an address-keyed map of code `C`, as
+/// `AddressKeyed`'s docs define it: the word's coset is the
+/// `(word mod M)`-th nonzero even `r`-bit value (`M = 2^(r-1) - 1`), so the
+/// pattern XORed into each codeword's check bits turns the code's own coset
+/// into it. For `Secded64`: `(even(7, i % 63) ^ (COSET >> 57)) << 57`.
+pub(crate) fn address_key<C: LaneCode>(word: usize) -> u64 {
+    let l = Layout::of::<C>();
+    let r = (l.n - l.k) as u32;
+    let m = (1usize << (r - 1)) - 1;
+    let lane = (AddressKeyed::even(r, word % m) ^ (C::COSET >> l.k)) << l.k;
+    (0..l.lanes).fold(0, |v, i| v | lane << (i * l.n))
+}
+
+/// Whether every codeword of `raw`, keyed with `key`, decodes clean.
+fn lanes_clean<C: LaneCode>(raw: u64, key: u64) -> bool {
+    let l = Layout::of::<C>();
+    let word = raw ^ key;
+    (0..l.lanes).all(|lane| {
+        let cw = (word >> (lane * l.n)) & eccmap::codes::mask(l.n as u32);
+        matches!(C::decode(cw), Decoded::Clean(_))
+    })
+}
+
+/// The words of `EccBitmap<C>` holding `model`, word `w` XORed with
+/// `key(w)`: each codeword is `C::encode` of its pages.
+fn ecc_words<C: LaneCode>(model: &Model, key: fn(usize) -> u64) -> Vec<u64> {
+    let l = Layout::of::<C>();
+    let pages = model.len();
+    (0..pages.div_ceil(l.ppw()))
+        .map(|w| {
+            let v = (0..l.lanes).fold(0, |v, lane| {
+                let data = l
+                    .lane_pages(pages, w, lane)
+                    .enumerate()
+                    .filter(|&(_, p)| model[p])
+                    .fold(0u64, |d, (i, _)| d | 1 << i);
+                v | C::encode(data) << (lane * l.n)
+            });
+            v ^ key(w)
+        })
+        .collect()
+}
+
+/// The role of storage bit `bit` of an `EccBitmap<C>`.
+fn ecc_bit_role<C: LaneCode>(bit: usize) -> BitRole {
+    let l = Layout::of::<C>();
+    match l.lane_of_bit(bit) {
+        Some((w, lane)) => BitRole::Codeword {
+            codeword: w * l.lanes + lane,
+            group: None,
+        },
+        None => BitRole::Padding,
+    }
+}
+
+fn no_key(_word: usize) -> u64 {
+    0
+}
+
+impl<C: LaneCode> TestMap for EccBitmap<C, Unkeyed> {
     const NAME: &'static str = C::NAME;
     const PAGES_PER_WORD: usize = EccBitmap::<C>::PAGES_PER_WORD;
     const PROTECTION: Protection = Protection::Corrects;
@@ -182,6 +331,9 @@ impl<C: LaneCode> TestMap for EccBitmap<C> {
         EccBitmap::<C>::with_pages(pages)
     }
     fn words_for(pages: usize) -> usize {
+        EccBitmap::<C>::words_for(pages)
+    }
+    fn storage_words_for(pages: usize) -> usize {
         EccBitmap::<C>::words_for(pages)
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
@@ -193,80 +345,219 @@ impl<C: LaneCode> TestMap for EccBitmap<C> {
     fn guard_bits(&self, page: usize) -> Vec<usize> {
         Layout::of::<C>().check_bits(page)
     }
-    fn codeword_of_bit(bit: usize) -> Option<usize> {
-        let l = Layout::of::<C>();
-        l.lane_of_bit(bit).map(|(w, lane)| w * l.lanes + lane)
+    fn bit_role(&self, bit: usize) -> BitRole {
+        ecc_bit_role::<C>(bit)
     }
-    fn raw_word_is_clean(raw: u64) -> bool {
-        let l = Layout::of::<C>();
-        (0..l.lanes).all(|lane| {
-            let cw = (raw >> (lane * l.n)) & eccmap::codes::mask(l.n as u32);
-            matches!(C::decode(cw), Decoded::Clean(_))
-        })
+    fn raw_word_is_clean(_index: usize, raw: u64) -> bool {
+        lanes_clean::<C>(raw, 0)
     }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        ecc_words::<C>(model, no_key)
+    }
+}
+
+impl<C: LaneCode> EccMap for EccBitmap<C, Unkeyed> {
+    fn layout() -> Layout {
+        Layout::of::<C>()
+    }
+    const TWO_FLIPS: TwoFlips = if C::MIN_DISTANCE >= 4 {
+        TwoFlips::Detected
+    } else {
+        TwoFlips::Miscorrected
+    };
+}
+
+impl TestMap for Ecc64k {
+    const NAME: &'static str = "keyed SECDED (64,57)";
+    const PAGES_PER_WORD: usize = Ecc64k::PAGES_PER_WORD;
+    const PROTECTION: Protection = Protection::Corrects;
+    fn with_pages(pages: usize) -> Self {
+        Ecc64k::with_pages(pages)
+    }
+    fn words_for(pages: usize) -> usize {
+        Ecc64k::words_for(pages)
+    }
+    fn storage_words_for(pages: usize) -> usize {
+        Ecc64k::words_for(pages)
+    }
+    fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
+        Ecc64k::from_static(leak_words(given, 0xDEAD_BEEF_F00D_CAFE), pages)
+    }
+    fn state_bit(&self, page: usize) -> usize {
+        Layout::of::<Secded64>().data_bit(page)
+    }
+    fn guard_bits(&self, page: usize) -> Vec<usize> {
+        Layout::of::<Secded64>().check_bits(page)
+    }
+    fn bit_role(&self, bit: usize) -> BitRole {
+        ecc_bit_role::<Secded64>(bit)
+    }
+    fn raw_word_is_clean(index: usize, raw: u64) -> bool {
+        lanes_clean::<Secded64>(raw, address_key::<Secded64>(index))
+    }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        ecc_words::<Secded64>(model, address_key::<Secded64>)
+    }
+}
+
+impl EccMap for Ecc64k {
+    fn layout() -> Layout {
+        Layout::of::<Secded64>()
+    }
+    const TWO_FLIPS: TwoFlips = TwoFlips::Detected;
+}
+
+/// The striped map's parity word: the XOR of its members' page masks in
+/// bits `0..57`, the group's control field in bits `57..64`
+/// (`docs/design.md`).
+pub(crate) const CONTROL_SHIFT: usize = 57;
+
+impl TestMap for StripedBitmap {
+    const NAME: &'static str = "StripedBitmap";
+    const PAGES_PER_WORD: usize = 57;
+    const PROTECTION: Protection = Protection::Corrects;
+    fn with_pages(pages: usize) -> Self {
+        StripedBitmap::with_pages(pages)
+    }
+    fn words_for(pages: usize) -> usize {
+        StripedBitmap::words_for(pages)
+    }
+    fn storage_words_for(pages: usize) -> usize {
+        let data = StripedBitmap::words_for(pages);
+        data + data.div_ceil(GROUP_WORDS)
+    }
+    fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
+        let spare = given.saturating_sub(StripedBitmap::words_for(pages));
+        StripedBitmap::from_static(
+            leak_words(given, 0xDEAD_BEEF_F00D_CAFE),
+            leak_words(
+                StripedBitmap::parity_words_for(pages) + spare,
+                0x0123_4567_89AB_CDEF,
+            ),
+            pages,
+        )
+    }
+    fn state_bit(&self, page: usize) -> usize {
+        Layout::of::<Secded64>().data_bit(page)
+    }
+    fn guard_bits(&self, page: usize) -> Vec<usize> {
+        Layout::of::<Secded64>().check_bits(page)
+    }
+    fn state_words(&self) -> usize {
+        StripedBitmap::words_for(self.pages())
+    }
+    fn bit_role(&self, bit: usize) -> BitRole {
+        let (w, data) = (bit / 64, self.state_words());
+        let groups = self.storage_words() - data;
+        if w < data {
+            BitRole::Codeword {
+                codeword: w,
+                group: Some(w % groups),
+            }
+        } else if bit % 64 < CONTROL_SHIFT {
+            BitRole::Parity(w - data)
+        } else {
+            BitRole::Control(w - data)
+        }
+    }
+    fn raw_word_is_clean(index: usize, raw: u64) -> bool {
+        Ecc64k::raw_word_is_clean(index, raw)
+    }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        // Keyed (64,57) data words; word `w` is in group `w % S` of
+        // `S = ceil(W / GROUP_WORDS)`, whose parity word (after the data
+        // words) is the XOR of its members' page masks, control field 0.
+        let data = Ecc64k::expected_storage(model);
+        let groups = data.len().div_ceil(GROUP_WORDS);
+        let mut parity = vec![0u64; groups];
+        for (w, word) in data.iter().enumerate() {
+            parity[w % groups] ^= word & eccmap::codes::mask(CONTROL_SHIFT as u32);
+        }
+        [data, parity].concat()
+    }
+}
+
+impl EccMap for StripedBitmap {
+    fn layout() -> Layout {
+        Layout::of::<Secded64>()
+    }
+    const TWO_FLIPS: TwoFlips = TwoFlips::Rebuilt;
+}
+
+/// Instantiates each named generic test `fn name<M>()` once per map of the
+/// bracketed list `[fn_name: MapType, ...]`, as `name::fn_name`.
+#[allow(unused_macros)]
+macro_rules! instantiate {
+    (@one [$($name:ident: $map:ty),* $(,)?] $test:ident) => {
+        mod $test {
+            $(
+                #[test]
+                fn $name() {
+                    super::$test::<$map>()
+                }
+            )*
+        }
+    };
+    ($maps:tt $($test:ident),* $(,)?) => {$(
+        instantiate!(@one $maps $test);
+    )*};
 }
 
 /// Instantiates each named generic test `fn name<M: TestMap>()` once per map
-/// type, as `name::plain`, `name::dual`, `name::ecc_secded64`, ...
+/// type, as `name::plain`, `name::dual`, `name::ecc_secded64`, ...,
+/// `name::keyed_secded64`, `name::striped`.
 #[allow(unused_macros)]
 macro_rules! for_each_map {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[test]
-            fn plain() {
-                super::$test::<eccmap::PlainBitmap>()
-            }
-            #[test]
-            fn dual() {
-                super::$test::<eccmap::DualBitmap>()
-            }
-            #[test]
-            fn ecc_secded64() {
-                super::$test::<eccmap::EccBitmap<eccmap::codes::Secded64>>()
-            }
-            #[test]
-            fn ecc_secded32() {
-                super::$test::<eccmap::EccBitmap<eccmap::codes::Secded32>>()
-            }
-            #[test]
-            fn ecc_hamming84() {
-                super::$test::<eccmap::EccBitmap<eccmap::codes::Hamming84>>()
-            }
-            #[test]
-            fn ecc_hamming74() {
-                super::$test::<eccmap::EccBitmap<eccmap::codes::Hamming74>>()
-            }
-        }
-    )*};
+    ($($test:ident),* $(,)?) => {
+        instantiate!([
+            plain: eccmap::PlainBitmap,
+            dual: eccmap::DualBitmap,
+            ecc_secded64: eccmap::EccBitmap<eccmap::codes::Secded64>,
+            ecc_secded32: eccmap::EccBitmap<eccmap::codes::Secded32>,
+            ecc_hamming84: eccmap::EccBitmap<eccmap::codes::Hamming84>,
+            ecc_hamming74: eccmap::EccBitmap<eccmap::codes::Hamming74>,
+            ecc_secded64burst: eccmap::EccBitmap<eccmap::codes::Secded64Burst>,
+            keyed_secded64: eccmap::KeyedEccBitmap<eccmap::codes::Secded64>,
+            striped: eccmap::StripedBitmap,
+        ] $($test),*);
+    };
 }
 
-/// Instantiates each named generic test `fn name<C: LaneCode>()` once per
-/// code of `EccBitmap`.
+/// Instantiates each named generic test `fn name<M: EccMap>()` once per map
+/// with codewords (every map but the plain and dual bitmaps).
 #[allow(unused_macros)]
-macro_rules! for_each_code {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[test]
-            fn secded64() {
-                super::$test::<eccmap::codes::Secded64>()
-            }
-            #[test]
-            fn secded32() {
-                super::$test::<eccmap::codes::Secded32>()
-            }
-            #[test]
-            fn hamming84() {
-                super::$test::<eccmap::codes::Hamming84>()
-            }
-            #[test]
-            fn hamming74() {
-                super::$test::<eccmap::codes::Hamming74>()
-            }
-        }
-    )*};
+macro_rules! for_each_ecc_map {
+    ($($test:ident),* $(,)?) => {
+        instantiate!([
+            ecc_secded64: eccmap::EccBitmap<eccmap::codes::Secded64>,
+            ecc_secded32: eccmap::EccBitmap<eccmap::codes::Secded32>,
+            ecc_hamming84: eccmap::EccBitmap<eccmap::codes::Hamming84>,
+            ecc_hamming74: eccmap::EccBitmap<eccmap::codes::Hamming74>,
+            ecc_secded64burst: eccmap::EccBitmap<eccmap::codes::Secded64Burst>,
+            keyed_secded64: eccmap::KeyedEccBitmap<eccmap::codes::Secded64>,
+            striped: eccmap::StripedBitmap,
+        ] $($test),*);
+    };
 }
 
-/// The four codes `EccBitmap` runs on, for tests that name them.
+/// Instantiates each named generic test `fn name<M: EccMap>()` once per map
+/// whose code detects two flips in a codeword (`TwoFlips::Detected`, or
+/// `Rebuilt` by the striped map): every ECC map but Hamming (7,4)'s.
+#[allow(unused_macros)]
+macro_rules! for_each_secded_map {
+    ($($test:ident),* $(,)?) => {
+        instantiate!([
+            ecc_secded64: eccmap::EccBitmap<eccmap::codes::Secded64>,
+            ecc_secded32: eccmap::EccBitmap<eccmap::codes::Secded32>,
+            ecc_hamming84: eccmap::EccBitmap<eccmap::codes::Hamming84>,
+            ecc_secded64burst: eccmap::EccBitmap<eccmap::codes::Secded64Burst>,
+            keyed_secded64: eccmap::KeyedEccBitmap<eccmap::codes::Secded64>,
+            striped: eccmap::StripedBitmap,
+        ] $($test),*);
+    };
+}
+
+/// The maps of the suites, by the fault campaign's scheme names.
 pub(crate) type Ecc64 = EccBitmap<Secded64>;
 /// See [`Ecc64`].
 pub(crate) type Ecc32 = EccBitmap<Secded32>;
@@ -274,6 +565,10 @@ pub(crate) type Ecc32 = EccBitmap<Secded32>;
 pub(crate) type Ecc84 = EccBitmap<Hamming84>;
 /// See [`Ecc64`].
 pub(crate) type Ecc74 = EccBitmap<Hamming74>;
+/// See [`Ecc64`].
+pub(crate) type Ecc64b = EccBitmap<eccmap::codes::Secded64Burst>;
+/// See [`Ecc64`].
+pub(crate) type Ecc64k = eccmap::KeyedEccBitmap<Secded64>;
 
 /// The reference model: bit `p` set when page `p` is allocated.
 pub(crate) type Model = BitVec<u64>;
@@ -306,6 +601,20 @@ pub(crate) fn assert_matches<M: PageState + ?Sized>(map: &M, model: &Model, what
             map.find_free(from),
             Ok(model_find_free(model, from)),
             "{what}: find_free({from})"
+        );
+    }
+}
+
+/// Asserts that every stored word of `map` is what an idle, fault-free map
+/// holding `model` stores ([`TestMap::expected_storage`]).
+pub(crate) fn assert_storage<M: TestMap>(map: &M, model: &Model, what: &str) {
+    let want = M::expected_storage(model);
+    let got = raw(map);
+    assert_eq!(got.len(), want.len(), "{what}: storage words");
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(
+            g, w,
+            "{what}: storage word {i}: {g:#018x}, expected {w:#018x}"
         );
     }
 }
