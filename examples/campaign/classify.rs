@@ -60,6 +60,26 @@ pub(crate) enum Outcome {
     Silent { miscorrected: bool },
 }
 
+impl Outcome {
+    /// The outcome's name in the reports and the JSON (`miscorrected` is a
+    /// kind of `silent`).
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Outcome::Corrected => "corrected",
+            Outcome::Detected => "detected",
+            Outcome::Masked => "masked",
+            Outcome::Silent { .. } => "silent",
+        }
+    }
+
+    /// The outcome name `name`, as [`Outcome::name`] spells it.
+    pub(crate) fn by_name(name: &str) -> Option<&'static str> {
+        ["corrected", "detected", "masked", "silent"]
+            .into_iter()
+            .find(|&n| n == name)
+    }
+}
+
 /// The rules, in order: any wrong answer makes the trial silent, whatever
 /// else the map did; then a report of the fault makes it detected; then a
 /// counted repair makes it corrected; otherwise it is masked. False alarms

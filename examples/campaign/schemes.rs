@@ -2,8 +2,10 @@
 //!
 //! Adding a scheme is one line in [`SCHEMES`].
 
-use eccmap::codes::{Hamming74, Hamming84, LaneCode, Secded32, Secded64};
-use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap};
+use eccmap::codes::{Hamming74, Hamming84, LaneCode, Secded32, Secded64, Secded64Burst};
+use eccmap::{
+    DualBitmap, EccBitmap, FaultInjection, KeyedEccBitmap, PageState, PlainBitmap, StripedBitmap,
+};
 
 /// A map the campaign can drive and damage.
 pub(crate) trait Map: PageState + FaultInjection {}
@@ -24,6 +26,11 @@ pub(crate) const SCHEMES: &[Scheme] = &[
     Scheme::new("ecc32", ecc::<Secded32>),
     Scheme::new("ecc8_4", ecc::<Hamming84>),
     Scheme::new("ecc7_4", ecc::<Hamming74>),
+    Scheme::new("ecc64b", ecc::<Secded64Burst>),
+    Scheme::new("ecc64k", |n| {
+        Box::new(KeyedEccBitmap::<Secded64>::with_pages(n))
+    }),
+    Scheme::new("ecc64s", |n| Box::new(StripedBitmap::with_pages(n))),
 ];
 
 /// An [`EccBitmap`] of `n` pages with the code `C`.

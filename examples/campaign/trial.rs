@@ -40,6 +40,8 @@ pub(crate) struct Trial {
     pub(crate) busy: Duration,
     /// The first wrong answer, described (for diagnosis).
     pub(crate) first_wrong: Option<String>,
+    /// The fault event (for diagnosis).
+    pub(crate) fault: Fault,
 }
 
 /// What the injector left for the others to read.
@@ -156,6 +158,26 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
+    /// Brings this thread's pages to their initial state, one run of
+    /// allocated pages at a time (each thread its own pages, before the
+    /// workload starts, so the threads share the work).
+    fn set_up(&mut self) {
+        for &c in &self.chunks {
+            let end = ((c + 1) * CHUNK).min(self.pages);
+            let mut p = c * CHUNK;
+            while p < end {
+                let run = self.model[p..end]
+                    .iter()
+                    .take_while(|&&a| a == self.model[p])
+                    .count();
+                if self.model[p] {
+                    self.map.alloc_range(p, run).expect("initial state");
+                }
+                p += run;
+            }
+        }
+    }
+
     /// One random operation on this thread's pages, checked against the
     /// model. Most operations are legal; about one in ten is a double
     /// allocation or double free that the map must refuse.
@@ -244,6 +266,86 @@ impl Worker<'_> {
     }
 }
 
+/// The final comparison of every page with the model. A verified snapshot
+/// of the whole map reads each storage word once, and is compared with the
+/// model 64 pages at a time; only a block that differs is judged page by
+/// page. If some page's state is unknown, the snapshot fails as a whole,
+/// and every page is then read on its own, so that each report names its
+/// pages as an operation's would.
+fn compare(map: &dyn Map, model: &[bool], log: &mut Log, injected: &AtomicBool) {
+    match map.snapshot() {
+        Ok(state) => {
+            let got = state.as_raw_slice();
+            for (i, want) in model.chunks(64).enumerate() {
+                let bits = want
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |acc, (o, &a)| acc | u64::from(a) << o);
+                if got[i] & low(want.len()) == bits {
+                    continue;
+                }
+                for (o, &want) in want.iter().enumerate() {
+                    let p = i * 64 + o;
+                    log.judge(
+                        || format!("final snapshot, page {p}"),
+                        Ok(state[p]),
+                        Ok(want),
+                        injected,
+                    );
+                }
+            }
+        }
+        Err(StateError::Uncorrectable { .. }) => {
+            for (p, &want) in model.iter().enumerate() {
+                let got = map.is_allocated(p);
+                log.judge(
+                    || format!("final is_allocated({p})"),
+                    got,
+                    Ok(want),
+                    injected,
+                );
+            }
+        }
+        Err(e) => panic!("campaign bug: snapshot failed with {e:?}"),
+    }
+}
+
+/// Mask of the low `n` bits, `n <= 64`.
+fn low(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1 << n) - 1
+    }
+}
+
+/// What a trial's seed decides before its workload starts.
+pub(crate) struct Plan {
+    /// The initial state: each page allocated with probability 1/2.
+    pub(crate) model: Vec<bool>,
+    /// The fault event and where it lands.
+    pub(crate) fault: Fault,
+    /// The operation of the first thread before which the fault lands.
+    pub(crate) inject_at: usize,
+    /// The generator, to seed the workload threads from.
+    pub(crate) rng: Rng,
+}
+
+/// The plan of a trial of `class` with `seed` on a map of `storage_words`
+/// words: also how a hung trial is described without running it again.
+pub(crate) fn plan(class: Class, w: &Workload, storage_words: usize, seed: u64) -> Plan {
+    let mut rng = Rng::new(seed);
+    let model = (0..w.pages).map(|_| rng.percent(50)).collect();
+    let fault = Fault::place(class, storage_words, &mut rng);
+    let inject_at = w.ops / 10 + rng.below(w.ops * 8 / 10);
+    Plan {
+        model,
+        fault,
+        inject_at,
+        rng,
+    }
+}
+
 /// Runs one trial of `class` on `scheme`. Everything random (initial state,
 /// operations, fault place and moment) comes from `seed`; with one thread
 /// the trial is a pure function of its arguments.
@@ -254,23 +356,15 @@ pub(crate) fn run(
     w: &Workload,
     seed: u64,
 ) -> Trial {
-    let mut rng = Rng::new(seed);
-    let map = (scheme.make)(w.pages);
-    let map: &dyn Map = &*map;
+    let mut owned = (scheme.make)(w.pages);
+    let map: &dyn Map = &*owned;
+    let Plan {
+        mut model,
+        fault,
+        inject_at,
+        mut rng,
+    } = plan(class, w, map.storage_words(), seed);
 
-    // Initial state: each page allocated with probability 1/2.
-    let mut model: Vec<bool> = (0..w.pages).map(|_| rng.percent(50)).collect();
-    let mut p = 0;
-    while p < w.pages {
-        let run = model[p..].iter().take_while(|&&a| a == model[p]).count();
-        if model[p] {
-            map.alloc_range(p, run).expect("initial state");
-        }
-        p += run;
-    }
-
-    let fault = Fault::place(class, map.storage_words(), &mut rng);
-    let inject_at = w.ops / 10 + rng.below(w.ops * 8 / 10);
     let mut workers: Vec<Worker> = (0..w.threads)
         .map(|t| Worker {
             map,
@@ -285,7 +379,7 @@ pub(crate) fn run(
     let shared = Shared {
         map,
         threads: w.threads,
-        fault,
+        fault: fault.clone(),
         pause: AtomicBool::new(false),
         quiet: AtomicUsize::new(0),
         injected: AtomicBool::new(false),
@@ -296,6 +390,7 @@ pub(crate) fn run(
         for (t, worker) in workers.iter_mut().enumerate() {
             let (shared, start) = (&shared, &start);
             s.spawn(move || {
+                worker.set_up();
                 start.wait();
                 for i in 0..w.ops {
                     if t == 0 && i == inject_at {
@@ -315,8 +410,13 @@ pub(crate) fn run(
     })
     .elapsed();
 
-    let Injection { ce_before, changed } =
-        shared.injection.into_inner().unwrap().expect("injected");
+    // Release the workload's hold on the map: from here the trial owns it.
+    let Shared {
+        injection,
+        injected,
+        ..
+    } = shared;
+    let Injection { ce_before, changed } = injection.into_inner().unwrap().expect("injected");
     let damaged = layout.pages_of(&changed, w.pages);
 
     // Merge the threads' models and logs.
@@ -333,22 +433,17 @@ pub(crate) fn run(
     }
     let ops = log.ops;
 
-    // The final scrub, then every page compared with the model.
-    let scrub = map.scrub();
+    // The final scrub, with the map to itself now that the workload threads
+    // have joined (a map may then also repair what a concurrent scrub must
+    // leave alone), then every page compared with the model.
+    let scrub = owned.scrub_exclusive();
+    let map: &dyn Map = &*owned;
     log.reports.extend(scrub.bad_pages.iter().map(|r| Report {
         first: r.start,
         count: r.len(),
         after_fault: true,
     }));
-    for (p, &want) in model.iter().enumerate() {
-        let got = map.is_allocated(p);
-        log.judge(
-            || format!("final is_allocated({p})"),
-            got,
-            Ok(want),
-            &shared.injected,
-        );
-    }
+    compare(map, &model, &mut log, &injected);
 
     let mut evidence = Evidence {
         wrong_answers: log.wrong,
@@ -363,5 +458,6 @@ pub(crate) fn run(
         ops,
         busy,
         first_wrong: log.first_wrong,
+        fault,
     }
 }
