@@ -34,6 +34,14 @@ const PARITY: u64 = ONE - 1;
 const TRIES: u32 = 1 << 16;
 #[cfg(loom)]
 const TRIES: u32 = 32;
+/// Group checks an operation runs on its word before it gives up: each
+/// round repairs the word, so only a word damaged again faster than it is
+/// repaired runs out of rounds.
+#[cfg(not(loom))]
+const REPAIR_ROUNDS: u32 = 1 << 10;
+#[cfg(loom)]
+const REPAIR_ROUNDS: u32 = 3;
+
 /// Waits for a free slot in a group's in-flight count before an update
 /// gives up (31 updaters in flight in one group, or a count a fault set).
 #[cfg(not(loom))]
@@ -270,9 +278,10 @@ impl StripedBitmap {
     /// parity word (with the checker flag held) is `seen`.
     ///
     /// `sum` is the parity XOR the decoded page masks of every member that
-    /// decodes: 0 when the group agrees. A garbage word that decodes (as
-    /// clean or as a single-bit error) disagrees in about half its 57 bits;
-    /// a damaged parity word, in the one or two bits that flipped.
+    /// decodes: 0 when the group agrees. A correction is applied only if
+    /// the group agrees exactly: a miscorrected burst (wrong in one or two
+    /// data bits) or garbage decoding as a single-bit error is rebuilt from
+    /// the parity instead, which is the one-fault explanation.
     fn resolve(
         &self,
         g: usize,
@@ -298,9 +307,31 @@ impl StripedBitmap {
             }
         }
         let mut repaired = 0u64;
-        let sound = if bad == 0 && sum.count_ones() <= 2 {
-            // The group confirms every correction; what is left of `sum` is
-            // damage to the parity word itself.
+        // Corrected members and a small disagreement: either the
+        // correction is right and the parity word took a flip of its own
+        // (two single-bit events), or the member took an adjacent burst that
+        // the code miscorrected (one event). Take the burst when rebuilding
+        // the member from the parity explains the word by one short run of
+        // flipped bits; otherwise the two flips.
+        // With two or more corrected members only the parity reading is
+        // left (one parity word cannot rebuild two members).
+        let two_flips = bad == 0
+            && corrected >= 1
+            && sum.count_ones() <= 2
+            && (corrected >= 2 || {
+                let w = g + corrected_at * self.groups();
+                let diff = raw[corrected_at] ^ Data::encode_word(w, sum ^ data[corrected_at]);
+                let run = diff >> diff.trailing_zeros();
+                !(diff != 0 && diff.count_ones() <= 4 && (run & (run + 1)) == 0)
+            });
+        let sound = if bad == 0 && (sum == 0 || corrected == 0 || two_flips) {
+            // The group confirms every correction (sum == 0); or what is
+            // left of `sum` is damage to the parity word itself: flipped
+            // bits, or with every member decoding clean, a zeroed or
+            // overwritten parity word, rewritten from the data. The other
+            // reading of the latter, a member holding garbage that decodes
+            // as clean, is 1 in 128 of garbage words and cannot be told
+            // apart (docs/safety.md).
             for (j, w) in self.members(g).enumerate() {
                 if fixes[j] != raw[j] && self.swap(w, raw[j], fixes[j]) {
                     repaired += 1;
@@ -415,7 +446,7 @@ impl Engine for StripedBitmap {
     }
     fn read(&self, w: usize, _want: u64) -> WordRead {
         let all = low(Self::PAGES_PER_WORD);
-        for _ in 0..3 {
+        for _ in 0..REPAIR_ROUNDS {
             let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
             if v.bad == 0 && v.corrected == 0 {
                 return WordRead {
@@ -436,7 +467,7 @@ impl Engine for StripedBitmap {
         let g = self.group_of.of(w);
         let all = low(Self::PAGES_PER_WORD);
         let delta = Data::delta(mask);
-        for _ in 0..3 {
+        for _ in 0..REPAIR_ROUNDS {
             if !self.announce(g) {
                 break;
             }
