@@ -1,7 +1,7 @@
-//! What the fault campaign found in StripedBitmap (`ecc64s`): failing
-//! reproductions, kept `#[ignore]`d until src/striped.rs is changed
-//! (`cargo test --test striped_campaign_repro -- --ignored`), and one
-//! regression test for a hang that is fixed.
+//! What the fault campaign found in StripedBitmap (`ecc64s`): regression
+//! tests for what src/striped.rs has since fixed, and failing reproductions
+//! of what it has not, kept `#[ignore]`d
+//! (`cargo test --test striped_campaign_repro -- --ignored`).
 //! Every fault is injected behind the encoder's back through FaultInjection.
 #![cfg(not(feature = "panic-on-fault"))]
 
@@ -79,26 +79,18 @@ fn wrong_pages(map: &StripedBitmap, model: &[bool], w: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Campaign: `ecc64s burst3_word`, 207 of 2,000 trials silent, all of them
-/// bursts in a data word (e.g. trial 4 of seed 1). A 3-bit error in a
-/// (64,57) word has an odd syndrome, which is always some bit's column: the
-/// word decodes as `Corrected`, with wrong data. StripedBitmap sends every
-/// corrected word to its group for confirmation, but `resolve` accepts the
-/// correction whenever the group mismatch left after it (`sum`) has at most
-/// 2 bits, blaming those bits on the parity word and rewriting the parity
-/// to match. When the burst lies mostly in the check bits (bits 56..64:
-/// starts 56 to 61), the miscorrected data is 1 or 2 bits off, so the
-/// miscorrection is "confirmed", the parity word is changed to agree with
-/// the wrong data, and the wrong answer is returned (and stays: the next
-/// scrub finds a consistent group). That explanation needs two independent
-/// faults (a correctable error in the member and damage to the parity);
-/// the one-fault explanation, a miscorrection, is the one it rejects.
-/// Suggested: with a corrected member in the group, a nonzero `sum` is not
-/// put on the parity word: report the group (sum of 1-2 bits, ambiguous
-/// with a real correction plus a parity flip) or rebuild the member (a
-/// larger sum), as for a correction the group contradicts.
+/// Campaign, on src before beb3d31: `ecc64s burst3_word`, 207 of 2,000
+/// trials silent (seed 1), every one a burst in a data word starting at
+/// bit 55 to 61 (e.g. trial 6: `Flip([22715, 22716, 22717])`, bits 59..62
+/// of word 354, group 3). A 3-bit error in a (64,57) word has an odd
+/// syndrome, always some bit's column, so the word decodes as `Corrected`
+/// with wrong data; `resolve` accepted any correction that left a group
+/// mismatch of at most 2 bits, blaming those bits on the parity word and
+/// rewriting the parity to match. A burst over the check bits leaves the
+/// data 1 or 2 bits off, so the miscorrection was "confirmed" (two repairs
+/// counted) and the wrong answer returned and kept. Since beb3d31 such a
+/// word is rebuilt from the parity; this is the regression test.
 #[test]
-#[ignore = "fails today: a 3-bit burst over a word's check bits is miscorrected and confirmed"]
 fn a_three_bit_burst_over_the_check_bits_is_never_confirmed() {
     let mut silent = Vec::new();
     for start in 50..=61 {
@@ -118,28 +110,26 @@ fn a_three_bit_burst_over_the_check_bits_is_never_confirmed() {
     );
 }
 
-/// Campaign: `ecc64s word_zero`, `word_ones`, `word_random`,
-/// `word_misplaced` and `line_random` trials that hit one of the 9 parity
-/// words (about 1.5% of the storage) are detected, not corrected, e.g.
-/// `word_zero` trial 7 of seed 1, `Write([(576, 0)])`. With every member
-/// decoding clean and a group mismatch of more than 2 bits, `resolve`
-/// cannot tell a lost parity word from a member holding garbage that
-/// decodes clean (1 random word in 128), so it reports every page of the
-/// group (64 words, 3,648 pages) instead of rebuilding the parity from the
-/// data. That is the safe answer for what it can see, but issue 8 asks for
-/// "a damaged parity word is detected and rebuilt from the data" and for
-/// every word_* and line_random trial to be corrected. A parity word has no
-/// check bits of its own (57 parity bits and the 7-bit control field fill
-/// it), so it cannot tell that it is the damaged one.
+/// Campaign, on src before beb3d31: `ecc64s` `word_zero`, `word_ones`,
+/// `word_random`, `word_misplaced` and `line_random` trials that hit one of
+/// the 9 parity words (about 1.5% of the storage) were detected, not
+/// corrected (e.g. `word_zero` trial 208 of seed 1, `Write([(578, 0)])`):
+/// with every member decoding clean and a group mismatch of more than 2
+/// bits, `resolve` reported the whole group (64 words, 3,648 pages) instead
+/// of rebuilding the parity from the data. Since beb3d31 it rewrites the
+/// parity; this is the regression test.
 #[test]
-#[ignore = "fails today: a zeroed parity word makes its whole group unknown instead of being rebuilt"]
 fn a_zeroed_parity_word_is_rebuilt_from_the_data() {
     let (mut map, model) = patterned();
     map.write_storage_word(128, 0).unwrap(); // group 0's parity word
     let report = map.scrub_exclusive();
     assert_eq!(
-        (report.uncorrectable, report.bad_pages.len()),
-        (0, 0),
+        (
+            report.corrected,
+            report.uncorrectable,
+            report.bad_pages.len()
+        ),
+        (1, 0, 0),
         "{report:?}"
     );
     for (p, &a) in model.iter().enumerate() {
@@ -147,19 +137,22 @@ fn a_zeroed_parity_word_is_rebuilt_from_the_data() {
     }
 }
 
-/// Campaign: `ecc64s word_misplaced`, 26 of 2,000 trials silent: in every
-/// one a data word was copied over a data word a multiple of 63 words away
-/// (the same address key), e.g. trial 58 of seed 1. The copy is a valid
-/// codeword at its new index, so reads trust it (a read consults the group
-/// only for a word that does not decode clean) and return the source's
-/// pages. Only a scrub's group check can see it, and by then wrong answers
-/// may have been given. The same holds for garbage that decodes clean
-/// (`word_random` 1 in 128 words, `line_random` about 6% of lines) and for
-/// 4-bit bursts that are codewords (`burst4_word`, about 11%): the
-/// striped map is silent on them between the fault and the next scrub.
-/// A design limit of reads that trust a clean word, not a slip in the code:
-/// closing it needs a group check on reads (a cost on every read) or keys
-/// that never repeat within a map.
+/// Campaign: `ecc64s word_misplaced`, 26 of 2,000 trials silent (seed 1),
+/// every one a data word copied over a data word a multiple of 63 words
+/// away, i.e. with the same address key (e.g. trial 32: `Copy { from: 125,
+/// to: 377 }`). The copy is a valid codeword at its new index, so reads
+/// trust it (a read consults the group only for a word that does not
+/// decode clean) and return the source's pages. Before beb3d31 the next
+/// scrub found the group inconsistent and reported all of its pages, yet
+/// reads of the copy went on answering; since beb3d31 the scrub takes the
+/// inconsistency for a damaged parity word and rewrites the parity to agree
+/// with the copy, counting a repair: the wrong state becomes permanent and
+/// is reported as corrected. The same holds for garbage that decodes clean
+/// (`word_random`, 1 word in 128; `line_random`, about 6% of lines) and for
+/// 4-bit bursts that are codewords (`burst4_word`, about 12%). A design
+/// limit of reads that trust a clean word: closing it needs a group check
+/// on reads, keys that never repeat within a map, or parity words that can
+/// tell their own damage apart (check bits of their own).
 #[test]
 #[ignore = "fails today by design: a same-key copy decodes clean and is trusted by reads"]
 fn a_word_copied_63_words_away_is_not_trusted() {
@@ -167,5 +160,10 @@ fn a_word_copied_63_words_away_is_not_trusted() {
     let (from, to) = (2, 65); // 63 apart: the same key
     map.write_storage_word(to, map.storage_word(from)).unwrap();
     let wrong = wrong_pages(&map, &model, to);
-    assert!(wrong.is_empty(), "pages answered wrongly: {wrong:?}");
+    let scrub = map.scrub();
+    let after = wrong_pages(&map, &model, to);
+    assert!(
+        wrong.is_empty() && after.is_empty(),
+        "pages answered wrongly: {wrong:?}; scrub: {scrub:?}; wrong after it: {after:?}"
+    );
 }
