@@ -401,10 +401,6 @@ for_each_map!(threads_with_scrubber_and_injector);
 /// every fault be counted once, as `KeyedEccBitmap` does under the same
 /// injector (its update repairs and updates in one compare-and-swap).
 #[test]
-#[ignore = "bug: StripedBitmap::update and ::read give up with Uncorrectable after three \
-            group checks when each check repairs the word but a new single-bit fault \
-            is back before the retry (`for _ in 0..3` in src/striped.rs); no word ever \
-            held more than one flipped bit"]
 fn striped_operations_survive_a_word_damaged_again_after_each_repair() {
     const FAULTS: u64 = 2000;
     let map = StripedBitmap::with_pages(4 * 57);
