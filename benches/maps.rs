@@ -249,6 +249,19 @@ struct Contended<'g, 'a> {
     pages: &'g [Vec<usize>; 2],
 }
 
+/// Tells parked `contended` workers to return, when dropped.
+struct Release<'a> {
+    start: &'a Barrier,
+    stop: &'a AtomicBool,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.start.wait();
+    }
+}
+
 impl Visit for Contended<'_, '_> {
     fn visit<S: Scheme>(&mut self) {
         let map = S::with_pages(MAP_PAGES);
@@ -276,6 +289,12 @@ impl Visit for Contended<'_, '_> {
                     done.wait();
                 });
             }
+            // Stops the workers at the end of the scope, also if the bench
+            // panics (the scope would otherwise wait for them forever).
+            let _release = Release {
+                start: &start,
+                stop: &stop,
+            };
             // The workers are started once: the timing covers the barrier
             // release, the loops and the join barrier, not thread start-up.
             self.g.bench_function(S::ID, |b| {
@@ -287,8 +306,6 @@ impl Visit for Contended<'_, '_> {
                     t0.elapsed()
                 })
             });
-            stop.store(true, Ordering::Release);
-            start.wait();
         });
         // Checked after the workers are joined, so a failure cannot hang them.
         assert!(
