@@ -278,12 +278,15 @@ fn describe(scheme: &str, class: Class, t: usize, seed: u64, trial: &trial::Tria
     line
 }
 
-/// No trial may take this long: a map whose operations stop returning is a
-/// failure of the map, and the campaign says so instead of waiting for ever.
-const HANG: Duration = Duration::from_secs(60);
+/// A run in which no workload operation returns and no trial ends for this
+/// long has hung: a map whose operations stop returning is a failure of the
+/// map, and the campaign says so instead of waiting for ever. (A trial may
+/// legitimately be slow: an `ecc64s` group whose updater count a fault
+/// filled makes each of its updates wait 65,536 times before it fails.)
+const HANG: Duration = Duration::from_secs(120);
 
-/// Watches the trials from a thread of its own: if the trial under way has
-/// not finished after [`HANG`], it prints which trial it is, where its fault
+/// Watches the run from a thread of its own: if [`trial::PROGRESS`] has not
+/// moved for [`HANG`], it prints which trial is under way, where its fault
 /// landed and how to run it alone, and ends the process (exit code 3).
 /// Stuck workload threads cannot be stopped from outside, so the run cannot
 /// go on past a hang.
@@ -298,41 +301,50 @@ struct Current {
     class: Class,
     trial: usize,
     seed: u64,
-    started: std::time::Instant,
 }
 
 impl Watchdog {
     fn spawn(workload: Workload, threads: u64, run_seed: u64) -> Watchdog {
         let current = std::sync::Arc::new(std::sync::Mutex::new(None::<Current>));
         let watched = current.clone();
-        std::thread::spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(1));
-            let Some(c) = *watched.lock().unwrap() else {
-                continue;
-            };
-            if c.started.elapsed() < HANG {
-                continue;
+        std::thread::spawn(move || {
+            let mut seen = trial::PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+            let mut since = std::time::Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let now = trial::PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+                if now != seen {
+                    (seen, since) = (now, std::time::Instant::now());
+                    continue;
+                }
+                let Some(c) = *watched.lock().unwrap() else {
+                    continue;
+                };
+                if since.elapsed() < HANG {
+                    continue;
+                }
+                let scheme = SCHEMES.iter().find(|s| s.name == c.scheme).unwrap();
+                let words = (scheme.make)(workload.pages).storage_words();
+                let plan = trial::plan(c.class, &workload, words, c.seed);
+                eprintln!(
+                    "\ncampaign: HANG: {} {} trial {} (seed {:#x}): no operation has returned \
+                     for {} s; its fault: {:?} (the map has {words} storage words), landing \
+                     before operation {} of thread 0. Run it alone with: cargo run --release \
+                     --example campaign -- --schemes {} --classes {} --trials {} --threads \
+                     {threads} --seed {run_seed}",
+                    c.scheme,
+                    c.class.name(),
+                    c.trial,
+                    c.seed,
+                    HANG.as_secs(),
+                    plan.fault,
+                    plan.inject_at,
+                    c.scheme,
+                    c.class.name(),
+                    c.trial + 1,
+                );
+                std::process::exit(3);
             }
-            let scheme = SCHEMES.iter().find(|s| s.name == c.scheme).unwrap();
-            let words = (scheme.make)(workload.pages).storage_words();
-            let plan = trial::plan(c.class, &workload, words, c.seed);
-            eprintln!(
-                "\ncampaign: HANG: {} {} trial {} (seed {:#x}) has not finished after {} s; \
-                 its fault: {:?} (the map has {words} storage words), landing before \
-                 operation {} of thread 0. Run it alone with: cargo run --release --example \
-                 campaign -- --schemes {} --classes {} --trials {} --threads {threads} --seed {run_seed}",
-                c.scheme,
-                c.class.name(),
-                c.trial,
-                c.seed,
-                HANG.as_secs(),
-                plan.fault,
-                plan.inject_at,
-                c.scheme,
-                c.class.name(),
-                c.trial + 1,
-            );
-            std::process::exit(3);
         });
         Watchdog { current }
     }
@@ -344,7 +356,6 @@ impl Watchdog {
             class,
             trial,
             seed,
-            started: std::time::Instant::now(),
         });
     }
 }

@@ -6,7 +6,7 @@ use crate::faults::{Class, Fault};
 use crate::rng::Rng;
 use crate::schemes::{Layout, Map, Scheme};
 use eccmap::StateError;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -319,6 +319,10 @@ fn low(n: usize) -> u64 {
     }
 }
 
+/// Moves on every 16 workload operations and at the end of every trial:
+/// the campaign's watchdog takes a run in which it stops moving for a hang.
+pub(crate) static PROGRESS: AtomicU64 = AtomicU64::new(0);
+
 /// What a trial's seed decides before its workload starts.
 pub(crate) struct Plan {
     /// The initial state: each page allocated with probability 1/2.
@@ -399,6 +403,9 @@ pub(crate) fn run(
                         shared.park_if_asked();
                     }
                     worker.step(&shared.injected);
+                    if i % 16 == 15 {
+                        PROGRESS.fetch_add(1, Relaxed);
+                    }
                 }
                 shared.quiet.fetch_add(1, SeqCst);
             });
@@ -452,6 +459,7 @@ pub(crate) fn run(
         ..Evidence::default()
     };
     evidence.add_reports(&log.reports, &damaged);
+    PROGRESS.fetch_add(1, Relaxed);
     Trial {
         outcome: classify(&evidence),
         evidence,
