@@ -4,7 +4,7 @@
 //! are in docs/safety.md.
 //!
 //! ```sh
-//! cargo run --release --example campaign             # about a minute on 2 cores
+//! cargo run --release --example campaign             # over a minute on 2 cores (docs/safety.md)
 //! cargo run --release --example campaign -- --quick  # a few seconds
 //! cargo run --release --example campaign -- --threads 1 --seed 7  # exactly reproducible
 //! ```
