@@ -45,7 +45,7 @@ const REPAIR_ROUNDS: u32 = 3;
 /// Waits for a free slot in a group's in-flight count before an update
 /// gives up (31 updaters in flight in one group, or a count a fault set).
 #[cfg(not(loom))]
-const ANNOUNCE_TRIES: u32 = 1 << 16;
+const ANNOUNCE_TRIES: u32 = 1 << 10;
 #[cfg(loom)]
 const ANNOUNCE_TRIES: u32 = 4;
 
