@@ -3,8 +3,10 @@
 //! deterministic input generator. The report includes this file too, so the
 //! ids it reads are the ids the benches write.
 
-use eccmap::codes::{Decoded, Hamming74, Hamming84, Hsiao72, LaneCode, Secded32, Secded64};
-use eccmap::{DualBitmap, EccBitmap, PageState, PlainBitmap};
+use eccmap::codes::{
+    Decoded, Hamming74, Hamming84, Hsiao72, LaneCode, Secded32, Secded64, Secded64Burst,
+};
+use eccmap::{DualBitmap, EccBitmap, KeyedEccBitmap, PageState, PlainBitmap, StripedBitmap};
 use secded::SecDedCodec;
 use std::marker::PhantomData;
 
@@ -69,6 +71,9 @@ schemes! {
     "ecc32" => EccBitmap<Secded32>,
     "ecc8_4" => EccBitmap<Hamming84>,
     "ecc7_4" => EccBitmap<Hamming74>,
+    "ecc64b" => EccBitmap<Secded64Burst>,
+    "ecc64k" => KeyedEccBitmap<Secded64>,
+    "ecc64s" => StripedBitmap,
 }
 
 /// A criterion group of the map benches and what one of its iterations is.
