@@ -27,13 +27,17 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 /// compare-and-swap updates data and check bits together.
 ///
 /// Full-length Hsiao code: its 64 columns are all 64 odd-weight 7-bit
-/// values (data: the 35 of weight 3, the 21 of weight 5, then 1111111).
+/// values. The data columns are the 35 of weight 3, the 21 of weight 5 and
+/// 1111111, in increasing order except for five swaps that leave no four
+/// adjacent codeword bits (check bits included) whose columns XOR to zero:
+/// so every adjacent 4-bit burst has a nonzero even syndrome and is
+/// detected, never a codeword (in increasing order, 7 of the 61 were).
 /// Rows are balanced (31 data ones each). 57 is the most data bits a 64-bit
 /// SECDED word can hold (Hamming bound `2^(r-1) >= k + r`). Because every
 /// odd syndrome is a column, every triple error is miscorrected, whatever
 /// the construction.
 ///
-/// Coset constant `0000101`: the lowest even-weight constant for which the
+/// Coset constant `0000011`: the lowest even-weight constant for which the
 /// all-zero, all-ones, 0x5555…, 0xAAAA…, 0x0F0F…, 0xF0F0… and half-ones
 /// words all have even, nonzero syndromes, so they decode as Uncorrectable.
 /// Overhead 12.3%. A random word decodes as Clean with probability 1/128 and
@@ -44,6 +48,12 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Secded64;
 
-pub(crate) const SECDED64: Matrix =
-    Matrix::systematic(&odd_columns::<57>(7, &[3, 5, 7]), 7, 0b0000101);
+pub(crate) const SECDED64: Matrix = Matrix::systematic(&SECDED64_DATA, 7, 0b0000011);
+
+/// The data columns of [`Secded64`], codeword bit 0 first.
+const SECDED64_DATA: [u8; 57] = [
+    7, 11, 13, 14, 19, 21, 22, 25, 47, 28, 35, 37, 38, 41, 122, 44, 49, 50, 52, 56, 67, 69, 70, 73,
+    117, 76, 81, 82, 84, 88, 97, 98, 100, 104, 112, 31, 26, 55, 59, 61, 62, 79, 87, 91, 93, 94,
+    103, 107, 127, 110, 115, 74, 118, 121, 42, 124, 109,
+];
 crate::lane_code!(Secded64, "SECDED (64,57)", 4, SECDED64);

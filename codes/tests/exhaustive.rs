@@ -361,7 +361,7 @@ fn matrix_shapes() {
     }
     // Secded64 keeps page index == data bit: data in 0..57, check in 57..64.
     assert_eq!((Secded64::DATA_BITS, Secded64::CODE_BITS), (57, 64));
-    assert_eq!(Secded64::COSET, 0b0000101 << 57);
+    assert_eq!(Secded64::COSET, 0b0000011 << 57);
 }
 
 /// Known answers, computed independently from the documented columns and
@@ -390,11 +390,11 @@ fn known_answer_vectors() {
         (0x365_4321, 0x8F65_4321),
     ];
     let s64 = [
-        (0x0, 0x0A00_0000_0000_0000),
-        (0x1, 0x0400_0000_0000_0001),
-        (0x1FF_FFFF_FFFF_FFFF, 0xF5FF_FFFF_FFFF_FFFF),
-        (0x123_4567_89AB_CDEF, 0x7923_4567_89AB_CDEF),
-        (0x1ED_CBA9_8765_4321, 0x69ED_CBA9_8765_4321),
+        (0x0, 0x0600_0000_0000_0000),
+        (0x1, 0x0800_0000_0000_0001),
+        (0x1FF_FFFF_FFFF_FFFF, 0xF9FF_FFFF_FFFF_FFFF),
+        (0x123_4567_89AB_CDEF, 0xC123_4567_89AB_CDEF),
+        (0x1ED_CBA9_8765_4321, 0x0FED_CBA9_8765_4321),
     ];
     for (d, w) in h74 {
         assert_eq!(Hamming74::encode(d), w);
@@ -511,4 +511,25 @@ fn delta_of_every_contiguous_run() {
     each::<Secded32>();
     each::<Secded64>();
     each::<eccmap_codes::Secded64Burst>();
+}
+
+/// Secded64's column order leaves no adjacent 4-bit burst undetected (at
+/// every start, across the data/check boundary too), and miscorrects every
+/// adjacent 3-bit burst (every odd syndrome is a column, whatever the order).
+#[test]
+fn secded64_adjacent_bursts() {
+    for start in 0..=60 {
+        let w = Secded64::encode(0x0F0F_1234_5678_9ABC) ^ (0b1111 << start);
+        assert!(
+            matches!(Secded64::decode(w), Decoded::Uncorrectable { .. }),
+            "4-bit burst at {start}"
+        );
+    }
+    for start in 0..=61 {
+        let w = Secded64::encode(0) ^ (0b111 << start);
+        assert!(
+            matches!(Secded64::decode(w), Decoded::Corrected { .. }),
+            "3-bit burst at {start}"
+        );
+    }
 }
