@@ -1,6 +1,6 @@
 //! The baseline: a bitmap and its complement in two separate allocations.
 
-use crate::engine::{Conflict, Engine, WordRead};
+use crate::engine::{clash, Conflict, Engine, WordRead};
 use crate::plain::test_and_update;
 use crate::primitive::{fence, pause, AtomicU64, Ordering};
 use crate::state::ScrubReport;
@@ -113,7 +113,7 @@ impl Engine for DualBitmap {
         if bad != 0 {
             return Err(Conflict::Bad { bad, at: bad });
         }
-        let clash = if alloc { p & mask } else { !p & mask };
+        let clash = clash(p, mask, alloc);
         if clash != 0 {
             return Err(Conflict::State(clash));
         }

@@ -1,6 +1,6 @@
 //! Allocation state stored as error-correcting codewords.
 
-use crate::engine::{low, Conflict, Engine, WordRead};
+use crate::engine::{clash, low, Conflict, Engine, WordRead};
 use crate::primitive::{AtomicU64, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
@@ -178,10 +178,7 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     /// A map of `pages` free pages in its own allocation.
     #[cfg(feature = "alloc")]
     pub fn with_pages(pages: usize) -> Self {
-        Self::over(
-            pages,
-            Words::new(Self::words_for(pages), |w| Self::INIT ^ K::key::<C>(w)),
-        )
+        Self::over(pages, Words::new(Self::words_for(pages), Self::blank_word))
     }
 
     /// A map of `pages` free pages over caller-provided storage of at least
@@ -189,9 +186,7 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     pub fn from_static(storage: &'static [AtomicU64], pages: usize) -> Result<Self, StateError> {
         Ok(Self::over(
             pages,
-            Words::borrowed(storage, Self::words_for(pages), |w| {
-                Self::INIT ^ K::key::<C>(w)
-            })?,
+            Words::borrowed(storage, Self::words_for(pages), Self::blank_word)?,
         ))
     }
 
@@ -201,11 +196,17 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
         K::key::<C>(w)
     }
 
+    /// The raw storage value of word `w` with every page free.
+    #[inline(always)]
+    fn blank_word(w: usize) -> u64 {
+        Self::INIT ^ Self::key(w)
+    }
+
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
     #[inline]
     pub(crate) fn encode_word(w: usize, pages: u64) -> u64 {
-        Self::INIT ^ Self::delta(pages) ^ Self::key(w)
+        Self::blank_word(w) ^ Self::delta(pages)
     }
 
     /// Storage word `w`.
@@ -305,7 +306,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     #[inline]
     fn read(&self, w: usize, _want: u64) -> WordRead {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur, K::key::<C>(w));
+        let v = Self::view(cur, Self::key(w));
         if v.fixed != cur {
             self.repair(w, cur, &v);
         }
@@ -320,7 +321,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         // Computed once, outside the retry loop: a single page is one table
         // lookup, a run of pages two.
         let delta = Self::delta(mask);
-        let key = K::key::<C>(w);
+        let key = Self::key(w);
         let mut cur = cell.load(Ordering::Acquire);
         loop {
             let v = Self::view(cur, key);
@@ -329,11 +330,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
                 self.repair(w, cur, &v);
                 return Err(Conflict::Bad { bad: v.bad, at });
             }
-            let clash = if alloc {
-                v.allocated & mask
-            } else {
-                !v.allocated & mask
-            };
+            let clash = clash(v.allocated, mask, alloc);
             // The repair (if any) and the update land together, in one CAS.
             let new = if clash == 0 { v.fixed ^ delta } else { v.fixed };
             if new == cur {
@@ -356,14 +353,15 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     }
     #[inline]
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
+        let key = Self::key(w);
         let mut cur = self.words[w].load(Ordering::Acquire);
         // The common case, a clean single-codeword word, by its syndrome
         // alone (the answer the full decode below would give).
-        if Self::LANES == 1 && C::syndrome(cur ^ K::key::<C>(w)) == 0 {
+        if Self::LANES == 1 && C::syndrome(cur ^ key) == 0 {
             return 0;
         }
         loop {
-            let v = Self::view(cur, K::key::<C>(w));
+            let v = Self::view(cur, key);
             if v.fixed != cur && !self.repair(w, cur, &v) {
                 // The word changed under us: decode what is there now.
                 cur = self.words[w].load(Ordering::Acquire);

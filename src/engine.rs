@@ -80,6 +80,27 @@ pub(crate) const fn low(n: usize) -> u64 {
     }
 }
 
+/// The pages of `mask` that are already in the state an update to
+/// `alloc` would put them in (allocated for an alloc, free for a free).
+#[inline(always)]
+pub(crate) fn clash(allocated: u64, mask: u64, alloc: bool) -> u64 {
+    if alloc {
+        allocated & mask
+    } else {
+        !allocated & mask
+    }
+}
+
+/// Whether a page of unknown state (`bad`) lies below the lowest page of
+/// `decided` (or anywhere, if `decided` is empty): an answer that depends
+/// on the first decided page of a word cannot then be given without a guess.
+#[inline(always)]
+fn unknown_before(bad: u64, decided: u64) -> bool {
+    // With nothing decided, `first - 1` wraps to every page.
+    let first = decided & decided.wrapping_neg();
+    bad & first.wrapping_sub(1) != 0
+}
+
 /// The page mask of pages `lo..hi` within one word (`lo < hi <= 64`).
 #[inline(always)]
 fn span(lo: usize, hi: usize) -> u64 {
@@ -227,8 +248,7 @@ pub(crate) fn try_alloc_range<E: Engine>(
         let r = m.read(w, mask);
         let busy = r.allocated & mask & !r.bad;
         let bad = r.bad & mask;
-        let first_busy = busy & busy.wrapping_neg();
-        if bad != 0 && (first_busy == 0 || bad & (first_busy - 1) != 0) {
+        if unknown_before(bad, busy) {
             return Err(uncorrectable(m, w, r.bad, bad));
         }
         if busy != 0 {
@@ -279,11 +299,7 @@ pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, 
         let r = m.read(w, want);
         let free = !r.allocated & want & !r.bad;
         let bad = r.bad & want;
-        // A page of unknown state before the first free one (or anywhere,
-        // if none is free): its answer cannot be given without a guess.
-        // With no free page, `first_free - 1` wraps to all pages.
-        let first_free = free & free.wrapping_neg();
-        if bad & first_free.wrapping_sub(1) != 0 {
+        if unknown_before(bad, free) {
             return Err(uncorrectable(m, w, r.bad, bad));
         }
         if free != 0 {

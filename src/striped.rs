@@ -2,7 +2,7 @@
 //! dimension that confirms corrections and rebuilds lost words.
 
 use crate::ecc::{AddressKeyed, EccBitmap};
-use crate::engine::{low, Conflict, Engine, WordRead};
+use crate::engine::{clash, low, Conflict, Engine, WordRead};
 use crate::primitive::{relax, AtomicU64, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
@@ -398,8 +398,7 @@ impl StripedBitmap {
     }
 
     /// One attempt at the update of data word `w`, trusting only a clean
-    /// word: `Ok(Some(..))` done or refused, `Ok(None)` the word needs its
-    /// group.
+    /// word: `Some(..)` done or refused, `None` the word needs its group.
     #[inline(always)]
     fn try_update(
         &self,
@@ -416,11 +415,7 @@ impl StripedBitmap {
             if v.bad != 0 || v.corrected != 0 {
                 return None;
             }
-            let clash = if alloc {
-                v.allocated & mask
-            } else {
-                !v.allocated & mask
-            };
+            let clash = clash(v.allocated, mask, alloc);
             if clash != 0 {
                 return Some(Err(Conflict::State(clash)));
             }
