@@ -8,56 +8,18 @@
 use eccmap_codes::{mask, Decoded, LaneCode, Secded64Burst as B};
 use quickcheck::quickcheck;
 
-/// Data words that exercise every bit: zero, ones, alternating, and a few
-/// fixed pseudo-random values.
+mod common;
+use common::{samples as samples_of, Split};
+
 fn samples() -> Vec<u64> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut v = vec![0, u64::MAX, 0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA];
-    for _ in 0..4 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x);
-    }
-    v.into_iter().map(|d| d & mask(B::DATA_BITS)).collect()
+    samples_of(B::DATA_BITS)
 }
 
-/// Verdict counts over a set of error patterns.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Split {
-    patterns: u64,
-    /// Decoded to the original data (clean or corrected).
-    right: u64,
-    /// Reported uncorrectable.
-    detected: u64,
-    /// Returned wrong data, as clean or as "corrected".
-    wrong: u64,
-}
-
-impl Split {
-    fn add(&mut self, d: u64, e: u64) {
-        self.patterns += 1;
-        match B::decode(B::encode(d) ^ e) {
-            Decoded::Uncorrectable { syndrome } => {
-                assert_ne!(syndrome, 0);
-                self.detected += 1
-            }
-            Decoded::Clean(x) | Decoded::Corrected { data: x, .. } if x == d => self.right += 1,
-            _ => self.wrong += 1,
-        }
-    }
-    fn of(d: u64, patterns: impl Iterator<Item = u64>) -> Split {
-        let mut s = Split::default();
-        patterns.for_each(|e| s.add(d, e));
-        s
-    }
-    fn all_detected(n: u64) -> Split {
-        Split {
-            patterns: n,
-            detected: n,
-            ..Split::default()
-        }
-    }
+/// The verdicts on data `d` hit by each of `patterns`.
+fn split_of(d: u64, patterns: impl Iterator<Item = u64>) -> Split {
+    let mut s = Split::default();
+    patterns.for_each(|e| s.record(d, B::decode(B::encode(d) ^ e)));
+    s
 }
 
 fn doubles() -> impl Iterator<Item = u64> {
@@ -104,7 +66,7 @@ fn every_single_error_corrected() {
 fn every_double_error_detected() {
     for d in samples() {
         assert_eq!(
-            Split::of(d, doubles()),
+            split_of(d, doubles()),
             Split::all_detected(2016),
             "data {d:#x}"
         );
@@ -117,7 +79,7 @@ fn every_double_error_detected() {
 #[test]
 fn every_adjacent_3_bit_burst_detected() {
     for d in samples() {
-        assert_eq!(Split::of(d, solid(3)), Split::all_detected(62));
+        assert_eq!(split_of(d, solid(3)), Split::all_detected(62));
     }
     for e in solid(3) {
         let s = B::syndrome(B::encode(0) ^ e);
@@ -134,7 +96,7 @@ fn every_adjacent_3_bit_burst_detected() {
 #[test]
 fn every_adjacent_4_bit_burst_detected() {
     for d in samples() {
-        assert_eq!(Split::of(d, solid(4)), Split::all_detected(61));
+        assert_eq!(split_of(d, solid(4)), Split::all_detected(61));
     }
 }
 
@@ -144,7 +106,7 @@ fn every_adjacent_4_bit_burst_detected() {
 #[test]
 fn triple_error_split() {
     assert_eq!(
-        Split::of(0, triples()),
+        split_of(0, triples()),
         Split {
             patterns: 41_664,
             right: 0,

@@ -49,50 +49,16 @@ impl Under for Wrap<Hsiao72> {
     }
 }
 
-fn data_mask<C: Under>() -> u64 {
-    if C::K == 64 {
-        u64::MAX
-    } else {
-        (1 << C::K) - 1
-    }
-}
+mod common;
+use common::Split;
 
-/// Data words that exercise every bit: zero, ones, alternating, and a few
-/// fixed pseudo-random values.
+/// Data words that exercise every bit, for code `C`.
 fn samples<C: Under>() -> Vec<u64> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let mut v = vec![0, u64::MAX, 0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA];
-    for _ in 0..4 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x);
-    }
-    v.into_iter().map(|d| d & data_mask::<C>()).collect()
-}
-
-/// Verdict counts over every error pattern of one weight.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Split {
-    patterns: u64,
-    /// Decoded to the original data (clean or corrected).
-    right: u64,
-    /// Reported uncorrectable.
-    detected: u64,
-    /// Returned wrong data, as clean or as "corrected".
-    wrong: u64,
+    common::samples(C::K)
 }
 
 fn classify<C: Under>(d: u64, e: u128, s: &mut Split) {
-    s.patterns += 1;
-    match C::dec(C::enc(d) ^ e) {
-        Decoded::Uncorrectable { syndrome } => {
-            assert_ne!(syndrome, 0);
-            s.detected += 1
-        }
-        Decoded::Clean(x) | Decoded::Corrected { data: x, .. } if x == d => s.right += 1,
-        _ => s.wrong += 1,
-    }
+    s.record(d, C::dec(C::enc(d) ^ e));
 }
 
 fn split<C: Under>(weight: u32, d: u64) -> Split {
