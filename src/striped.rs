@@ -12,19 +12,30 @@ use eccmap_codes::Secded64;
 /// Data words per parity group.
 pub const GROUP_WORDS: usize = 64;
 
-/// Parity-word layout: the XOR of the group's page masks in the low bits,
-/// then the group's control field in bits 57..64.
-const CTL_SHIFT: u32 = 57;
+// Parity-word layout: the group's control field in bits 0..7, then the sum
+// of its members' page masks in bits 7..64. The sum is of the masks as
+// integers, mod 2^57 (a carry out of bit 63 falls off): an alloc of pages
+// that were free adds their mask to their word's mask, a free subtracts it,
+// so an updater's whole retire (fold its change in, leave the count) is one
+// `fetch_add`, with no retry loop.
+/// Updaters in flight (bits 0..4: at most 15 at once per group).
+const COUNT: u64 = 0xF;
 /// One updater in flight.
-const ONE: u64 = 1 << CTL_SHIFT;
-/// Updaters in flight (5 bits: at most 31 at once per group).
-const COUNT: u64 = 0x1F << CTL_SHIFT;
+const ONE: u64 = 1;
+/// The sum is not kept up to date: an updater found the count full for
+/// too long and went ahead without a slot. Nothing is rebuilt from the
+/// group until an exclusive scrub resets the field and recomputes the sum.
+const STALE: u64 = 1 << 4;
 /// A checker holds the group.
-const CHECK: u64 = 1 << 62;
-/// An update completed while the checker held the group.
-const DIRTY: u64 = 1 << 63;
-/// The parity bits proper.
-const PARITY: u64 = ONE - 1;
+const CHECK: u64 = 1 << 5;
+/// An updater announced itself while the checker held the group.
+const DIRTY: u64 = 1 << 6;
+/// The whole control field.
+const CONTROL: u64 = 0x7F;
+/// Where the sum starts.
+const SUM_SHIFT: u32 = 7;
+/// The sum's bits, once shifted down.
+const SUM: u64 = u64::MAX >> SUM_SHIFT;
 
 /// Snapshot attempts before a group check gives up (a stuck control field,
 /// or a group too busy to be seen still). Generous, because a thread that
@@ -58,25 +69,27 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// words (`8·S` bytes) apart: 8 KiB or more once a map has 1,024 groups
 /// (65,536 words, 3.7 Mi pages with `Secded64`), and a 64-byte line (8
 /// words) touches 8 different groups whenever `S >= 8`. A parity word holds
-/// the XOR of its members' page masks (bits `0..57`) and a control field
-/// (bits `57..64`: updaters in flight, a checker flag, a dirty flag).
+/// a control field (bits `0..7`: updaters in flight, a stale flag, a
+/// checker flag, a dirty flag) and the sum of its members' page masks, as
+/// integers mod 2^57 (bits `7..64`).
 /// Storage: `(W + S) · 64` bits, 1.140 bits per page with `Secded64`.
 ///
 /// **What the group adds.** Every fault the in-word code sees is resolved
 /// against the group before any answer uses it:
 /// - an uncorrectable word (2+ flipped bits, zeroed, garbage, misplaced) is
-///   rebuilt from the parity and the other members: repaired, not reported;
+///   rebuilt from the sum and the other members: repaired, not reported;
 /// - a single-bit correction is applied only if the group confirms it,
 ///   which catches garbage that happens to decode as a correctable error;
 /// - scrub also checks every group as a whole, which finds a damaged parity
 ///   word (rebuilt from the data) and garbage that decodes as clean.
 ///
 /// **Concurrency.** An update is three atomic operations: announce itself
-/// in its group's control field, one compare-and-swap of the data word
-/// (exactly as `EccBitmap`), then fold its page mask into the parity and
-/// retire. A group check takes the checker flag only when no updater is in
-/// flight, reads the members, and accepts the snapshot only if still none is
-/// in flight and none retired meanwhile (dirty flag); otherwise it retries.
+/// in its group's control field (a compare-and-swap), one compare-and-swap
+/// of the data word (exactly as `EccBitmap`), then one `fetch_add` that
+/// adds its page mask to the sum (or subtracts it) and retires. A group
+/// check takes the checker flag only when no updater is in flight, reads
+/// the members, and accepts the snapshot only if still none is in flight
+/// and none announced meanwhile (dirty flag); otherwise it retries.
 /// So it never rebuilds from a torn snapshot and never raises a false
 /// alarm; updaters never wait for checkers. A check that cannot get a
 /// still snapshot after many tries (a group updated without pause, or a
@@ -185,16 +198,24 @@ impl StripedBitmap {
         (g..self.data.word_count()).step_by(self.groups().max(1))
     }
 
-    /// Registers an updater in flight in group `g`. False if the count stays
-    /// full (a fault set it, or 31 updaters are in flight): the update must
-    /// not go on, since the next increment would carry into the flags.
+    /// Registers an updater in flight in group `g`; false if it goes ahead
+    /// without a slot. A checker holding the group is told (DIRTY) in the
+    /// same compare-and-swap, before the update touches its word. If the
+    /// count stays full (a fault filled it, or 15 updaters of this group
+    /// are stalled), the group is marked stale once and updates then go on
+    /// without it: the data stays right and checked in-word, and the group
+    /// only loses its power to rebuild until `scrub_exclusive`.
     fn announce(&self, g: usize) -> bool {
         let cell = &self.parity[g];
         let mut p = cell.load(Ordering::Acquire);
         let mut waits = 0;
         loop {
+            if p & STALE != 0 {
+                return false;
+            }
             if p & COUNT == COUNT {
                 if waits == ANNOUNCE_TRIES {
+                    cell.fetch_or(STALE, Ordering::AcqRel);
                     return false;
                 }
                 waits += 1;
@@ -202,29 +223,29 @@ impl StripedBitmap {
                 p = cell.load(Ordering::Acquire);
                 continue;
             }
-            match cell.compare_exchange_weak(p, p + ONE, Ordering::AcqRel, Ordering::Acquire) {
+            let dirty = if p & CHECK != 0 { DIRTY } else { 0 };
+            match cell.compare_exchange_weak(
+                p,
+                (p + ONE) | dirty,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return true,
                 Err(now) => p = now,
             }
         }
     }
 
-    /// Folds `pages` (the page mask an update flipped) into group `g`'s
-    /// parity and retires the updater; marks the group dirty for a checker.
-    fn retire(&self, g: usize, pages: u64) {
-        let cell = &self.parity[g];
-        let mut p = cell.load(Ordering::Acquire);
-        loop {
-            // A count already at zero was damaged by a fault: do not borrow
-            // into the flags; the check that follows will report the group.
-            let dec = if p & COUNT == 0 { 0 } else { ONE };
-            let dirty = if p & CHECK != 0 { DIRTY } else { 0 };
-            let new = ((p ^ pages) - dec) | dirty;
-            match cell.compare_exchange_weak(p, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => return,
-                Err(now) => p = now,
-            }
-        }
+    /// Folds an update of `pages` (allocated if `alloc`, else freed; 0 for
+    /// an update that changed nothing) into group `g`'s sum and retires
+    /// the updater: one `fetch_add`. (A count that a fault set to 0 borrows
+    /// into the flags, and sets STALE: the group is then left alone until
+    /// an exclusive scrub, as for any damaged control field.)
+    #[inline(always)]
+    fn retire(&self, g: usize, pages: u64, alloc: bool) {
+        let up = pages << SUM_SHIFT;
+        let change = if alloc { up } else { up.wrapping_neg() };
+        self.parity[g].fetch_add(change.wrapping_sub(ONE), Ordering::AcqRel);
     }
 
     /// Takes a still snapshot of group `g` and resolves every fault in it.
@@ -238,6 +259,9 @@ impl StripedBitmap {
                 relax(attempt);
             }
             let p = cell.load(Ordering::Acquire);
+            if p & STALE != 0 {
+                break;
+            }
             if p & (CHECK | COUNT) != 0 {
                 continue;
             }
@@ -259,8 +283,11 @@ impl StripedBitmap {
             for (j, w) in self.members(g).enumerate() {
                 raw[j] = self.data.cell(w).load(Ordering::Acquire);
             }
+            // An update that overlapped the reads announced itself after
+            // the CAS above (the count was 0 there), so it set DIRTY, or it
+            // is still in flight; the sum cannot move without one.
             let seen = cell.load(Ordering::Acquire);
-            if seen & (COUNT | DIRTY) != 0 {
+            if seen & (COUNT | DIRTY | STALE) != 0 || (seen ^ p) & !CONTROL != 0 {
                 cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
                 continue;
             }
@@ -277,11 +304,12 @@ impl StripedBitmap {
     /// Resolves the faults of a still snapshot `raw` of group `g` whose
     /// parity word (with the checker flag held) is `seen`.
     ///
-    /// `sum` is the parity XOR the decoded page masks of every member that
-    /// decodes: 0 when the group agrees. A correction is applied only if
-    /// the group agrees exactly: a miscorrected burst (wrong in one or two
-    /// data bits) or garbage decoding as a single-bit error is rebuilt from
-    /// the parity instead, which is the one-fault explanation.
+    /// `total` is the sum of the decoded page masks of every member that
+    /// decodes; the group agrees when it equals the stored sum. A
+    /// correction is applied only if the group agrees exactly: a
+    /// miscorrected burst (wrong in one or two data bits) or garbage
+    /// decoding as a single-bit error is rebuilt from the sum instead,
+    /// which is the one-fault explanation.
     fn resolve(
         &self,
         g: usize,
@@ -289,7 +317,8 @@ impl StripedBitmap {
         seen: u64,
         report: Option<&mut ScrubReport>,
     ) -> Verdict {
-        let mut sum = seen & PARITY;
+        let stored = seen >> SUM_SHIFT;
+        let mut total = 0u64;
         let (mut bad, mut bad_at, mut corrected, mut corrected_at) = (0, 0, 0, 0);
         let mut fixes = [0u64; GROUP_WORDS];
         let mut data = [0u64; GROUP_WORDS];
@@ -300,55 +329,62 @@ impl StripedBitmap {
             if v.bad != 0 {
                 (bad, bad_at) = (bad + 1, j);
             } else {
-                sum ^= v.allocated;
+                total = total.wrapping_add(v.allocated);
                 if v.corrected != 0 {
                     (corrected, corrected_at) = (corrected + 1, j);
                 }
             }
         }
+        let total = total & SUM;
+        // The stored sum's bits that are wrong if every decoded member is
+        // right (flipped bits of the parity word).
+        let flips = stored ^ total;
+        // Member `j` as the sum and the other members say it is; `counted`
+        // is what `total` holds of it.
+        let rebuilt = |counted: u64| stored.wrapping_sub(total.wrapping_sub(counted)) & SUM;
         let mut repaired = 0u64;
         // Corrected members and a small disagreement: either the
         // correction is right and the parity word took a flip of its own
         // (two single-bit events), or the member took an adjacent burst that
         // the code miscorrected (one event). Take the burst when rebuilding
-        // the member from the parity explains the word by one short run of
+        // the member from the sum explains the word by one short run of
         // flipped bits; otherwise the two flips.
         // With two or more corrected members only the parity reading is
         // left (one parity word cannot rebuild two members).
         let two_flips = bad == 0
             && corrected >= 1
-            && sum.count_ones() <= 2
+            && flips.count_ones() <= 2
             && (corrected >= 2 || {
                 let w = g + corrected_at * self.groups();
-                let diff = raw[corrected_at] ^ Data::encode_word(w, sum ^ data[corrected_at]);
+                let diff = raw[corrected_at] ^ Data::encode_word(w, rebuilt(data[corrected_at]));
                 let run = diff >> diff.trailing_zeros();
                 !(diff != 0 && diff.count_ones() <= 4 && (run & (run + 1)) == 0)
             });
-        let sound = if bad == 0 && (sum == 0 || corrected == 0 || two_flips) {
-            // The group confirms every correction (sum == 0); or what is
-            // left of `sum` is damage to the parity word itself: flipped
-            // bits, or with every member decoding clean, a zeroed or
-            // overwritten parity word, rewritten from the data. The other
-            // reading of the latter, a member holding garbage that decodes
-            // as clean, is 1 in 128 of garbage words and cannot be told
-            // apart (docs/safety.md).
+        let sound = if bad == 0 && (flips == 0 || corrected == 0 || two_flips) {
+            // The group confirms every correction (flips == 0); or what
+            // disagrees is damage to the parity word itself: flipped bits,
+            // or with every member decoding clean, a zeroed or overwritten
+            // parity word, rewritten from the data. The other reading of
+            // the latter, a member holding garbage that decodes as clean,
+            // is 1 in 128 of garbage words and cannot be told apart
+            // (docs/safety.md).
             for (j, w) in self.members(g).enumerate() {
                 if fixes[j] != raw[j] && self.swap(w, raw[j], fixes[j]) {
                     repaired += 1;
                 }
             }
-            if sum != 0 && self.swap_parity(g, seen, seen ^ sum) {
+            if flips != 0 && self.swap_parity(g, seen, (seen & CONTROL) | total << SUM_SHIFT) {
                 repaired += 1;
             }
             true
         } else if bad + corrected == 1 {
             // One member the group contradicts (garbage decoded as a
             // single-bit error) or that does not decode: rebuild it from
-            // the parity and the other members.
+            // the sum and the other members.
             let j = if bad == 1 { bad_at } else { corrected_at };
             let w = g + j * self.groups();
-            let pages = if bad == 1 { sum } else { sum ^ data[j] };
-            let fits = pages & !low(Data::PAGES_PER_WORD) == 0;
+            let pages = rebuilt(if bad == 1 { 0 } else { data[j] });
+            let fits = pages & !self.word_pages(w) == 0;
             if fits && self.swap(w, raw[j], Data::encode_word(w, pages)) {
                 repaired += 1;
                 true
@@ -380,6 +416,16 @@ impl StripedBitmap {
         } else {
             Verdict::Unknown
         }
+    }
+
+    /// The page mask of the pages data word `w` holds (all of them except
+    /// in a map's last word).
+    fn word_pages(&self, w: usize) -> u64 {
+        let first = w * Self::PAGES_PER_WORD;
+        low(self
+            .page_count()
+            .saturating_sub(first)
+            .min(Self::PAGES_PER_WORD))
     }
 
     /// Writes `new` over data word `w` if it still holds `old`.
@@ -463,19 +509,14 @@ impl Engine for StripedBitmap {
         let all = low(Self::PAGES_PER_WORD);
         let delta = Data::delta(mask);
         for _ in 0..REPAIR_ROUNDS {
-            if !self.announce(g) {
-                break;
+            let held = self.announce(g);
+            let done = self.try_update(w, mask, delta, alloc);
+            if held {
+                let changed = if let Some(Ok(())) = done { mask } else { 0 };
+                self.retire(g, changed, alloc);
             }
-            match self.try_update(w, mask, delta, alloc) {
-                Some(Ok(())) => {
-                    self.retire(g, mask);
-                    return Ok(());
-                }
-                Some(Err(c)) => {
-                    self.retire(g, 0);
-                    return Err(c);
-                }
-                None => self.retire(g, 0),
+            if let Some(result) = done {
+                return result;
             }
             if let Verdict::Unknown = self.check_group(g, None) {
                 break;
@@ -494,14 +535,31 @@ impl Engine for StripedBitmap {
     }
     fn quiesce(&mut self) -> usize {
         // No updater or checker can be in flight: a nonzero control field
-        // is damage. Reset it; the scrub then checks the parity bits.
+        // is damage (one fault, counted once). Reset it; the scrub then
+        // checks the sum. A stale sum missed the updates made without a
+        // slot: it is recomputed here if every member decodes clean, and
+        // otherwise stays stale (nothing can be rebuilt from it).
         let mut fixed = 0;
-        for cell in self.parity.iter() {
-            let p = cell.load(Ordering::Acquire);
-            if p & !PARITY != 0 {
-                cell.store(p & PARITY, Ordering::Release);
-                fixed += 1;
+        for g in 0..self.groups() {
+            let p = self.parity[g].load(Ordering::Acquire);
+            if p & CONTROL == 0 {
+                continue;
             }
+            let mut new = p & !CONTROL;
+            if p & STALE != 0 {
+                let mut total = Some(0u64);
+                for w in self.members(g) {
+                    let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
+                    total = total.filter(|_| v.bad == 0 && v.corrected == 0);
+                    total = total.map(|t| t.wrapping_add(v.allocated));
+                }
+                new = match total {
+                    Some(t) => (t & SUM) << SUM_SHIFT,
+                    None => new | STALE,
+                };
+            }
+            self.parity[g].store(new, Ordering::Release);
+            fixed += 1;
         }
         self.data.counters().ce(fixed as u64);
         fixed

@@ -221,8 +221,8 @@ fn injector<M: TestMap>(map: &M, stop: &AtomicBool, run: &Run) {
                 let bit = w * 64 + rng.below(64);
                 let bit = match map.bit_role(bit) {
                     BitRole::Parity(_) => bit,
-                    // A control bit: the same parity bit position instead.
-                    _ => w * 64 + bit % 64 % CONTROL_SHIFT,
+                    // A control bit: a bit of the sum instead.
+                    _ => w * 64 + SUM_SHIFT + bit % 64,
                 };
                 assert!(matches!(map.bit_role(bit), BitRole::Parity(_)));
                 map.flip_storage_bit(bit).unwrap();

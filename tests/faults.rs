@@ -716,7 +716,8 @@ fn striped_damaged_parity_word() {
     let damage: Vec<(String, u64)> = [vec![0], vec![3, 56], vec![0, 1], vec![5, 17, 40]]
         .into_iter()
         .map(|bits| {
-            let flip = bits.iter().fold(0u64, |v, b| v | 1 << b);
+            // Bits of the sum (page bits of the group), above the control field.
+            let flip = bits.iter().fold(0u64, |v, b| v | 1 << (b + SUM_SHIFT));
             (format!("parity bits {bits:?}"), before[parity] ^ flip)
         })
         .chain([
@@ -747,8 +748,8 @@ fn striped_damaged_parity_word() {
     assert_storage(&map, &model, "after");
 }
 
-/// Every bit of a parity word's control field (bits 57..64: the group's
-/// updater count and its checker flags) flipped in turn. Reads and updates
+/// Every bit of a parity word's control field (bits 0..7: the group's
+/// updater count, its stale flag and its checker flags) flipped in turn. Reads and updates
 /// of clean words need no group check, so they keep working. A concurrent
 /// `scrub` either repairs and counts the flip, or (for a count it cannot
 /// tell from updaters in flight) reports the group unverified and leaves
@@ -758,7 +759,7 @@ fn striped_damaged_parity_word() {
 #[test]
 fn striped_control_bit_flip_is_repaired_and_counted_once() {
     let mut left_for_exclusive = 0;
-    for bit in CONTROL_SHIFT..64 {
+    for bit in 0..SUM_SHIFT {
         let what = format!("control bit {bit}");
         let (mut map, mut model) = striped(5);
         let parity = map.state_words();

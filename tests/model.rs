@@ -8,7 +8,7 @@
 //! sequence scrubs (a single-bit fault is what the code promises to correct;
 //! two in one codeword are the fault tests' subject). The striped map's
 //! parity words count as codewords of their own (one outstanding flipped
-//! parity bit each, repaired by the next scrub). A flipped control bit of a
+//! bit each, sum or control field, repaired by the next scrub). A flipped control bit of a
 //! parity word stops its group's checks until `scrub_exclusive` resets it,
 //! so while one is outstanding the sequence scrubs with `scrub_exclusive`,
 //! and a flip never meets a damaged control field in its group: the
@@ -250,14 +250,22 @@ fn run<M: TestMap>(s: &Scenario, inject: bool) -> bool {
                         out.codewords.insert(codeword);
                         out.data_groups.extend(group);
                     }
+                    // A parity word is one unit: a stale flag recomputes
+                    // the sum, which takes a flipped sum bit with it.
                     BitRole::Parity(g) => {
-                        if out.parity.contains(&g) || out.data_groups.contains(&g) {
+                        if out.parity.contains(&g)
+                            || out.control.contains(&g)
+                            || out.data_groups.contains(&g)
+                        {
                             scrub_all(&mut map, &mut out, &at);
                         }
                         out.parity.insert(g);
                     }
                     BitRole::Control(g) => {
-                        if out.control.contains(&g) || out.data_groups.contains(&g) {
+                        if out.control.contains(&g)
+                            || out.parity.contains(&g)
+                            || out.data_groups.contains(&g)
+                        {
                             scrub_all(&mut map, &mut out, &at);
                         }
                         out.control.insert(g);
@@ -344,30 +352,34 @@ fn two_flips_in_one_codeword_are_separated_by_a_scrub() {
 #[test]
 fn striped_parity_and_control_flips_follow_the_fault_rule() {
     // 100 pages: data words 0 and 1 (bits 0..128), one group whose parity
-    // word is storage word 2: parity bits 128..185, control bits 185..192.
+    // word is storage word 2: control bits 128..135 (count 128..132, stale
+    // 132, check 133, dirty 134), sum bits 135..192.
     let map = eccmap::StripedBitmap::with_pages(100);
-    assert_eq!(map.bit_role(130), BitRole::Parity(0));
-    assert_eq!(map.bit_role(186), BitRole::Control(0));
+    assert_eq!(map.bit_role(137), BitRole::Parity(0));
+    assert_eq!(map.bit_role(129), BitRole::Control(0));
     let s = Scenario {
         pages: 100,
         ops: vec![
             Op::AllocRange(3, 70),
-            Op::Flip(130),
+            Op::Flip(137),
             Op::Alloc(80),
-            Op::Flip(186),
+            Op::Flip(129),
             Op::Free(3),
             Op::FreeRange(60, 5),
             Op::Count,
             Op::Flip(5),
             Op::IsAllocated(5),
-            Op::Flip(190),
-            Op::Flip(131),
+            Op::Flip(132),
+            Op::Alloc(20),
+            Op::Free(80),
+            Op::Flip(138),
             Op::Flip(70),
             Op::Snapshot,
-            Op::Flip(185),
+            Op::Flip(133),
             Op::Alloc(99),
             Op::Scrub,
-            Op::Flip(187),
+            Op::Flip(134),
+            Op::Flip(128),
         ],
     };
     assert!(run::<eccmap::StripedBitmap>(&s, true));

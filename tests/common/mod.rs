@@ -41,10 +41,10 @@ pub(crate) enum BitRole {
         /// The parity group of the word (striped map only).
         group: Option<usize>,
     },
-    /// A parity bit (`0..57`) of the striped map's parity word of group
+    /// A bit of the sum (`7..64`) in the striped map's parity word of group
     /// `g`: no read uses it; a scrub (any group check) repairs it.
     Parity(usize),
-    /// A control bit (`57..64`) of the striped map's parity word of group
+    /// A control bit (`0..7`) of the striped map's parity word of group
     /// `g`: only `scrub_exclusive` may reset it.
     Control(usize),
 }
@@ -407,10 +407,10 @@ impl EccMap for Ecc64k {
     const TWO_FLIPS: TwoFlips = TwoFlips::Detected;
 }
 
-/// The striped map's parity word: the XOR of its members' page masks in
-/// bits `0..57`, the group's control field in bits `57..64`
-/// (`docs/design.md`).
-pub(crate) const CONTROL_SHIFT: usize = 57;
+/// The striped map's parity word: the group's control field in bits
+/// `0..7`, then the sum of its members' page masks (as integers, mod 2^57)
+/// in bits `7..64` (`docs/design.md`).
+pub(crate) const SUM_SHIFT: usize = 7;
 
 impl TestMap for StripedBitmap {
     const NAME: &'static str = "StripedBitmap";
@@ -454,10 +454,10 @@ impl TestMap for StripedBitmap {
                 codeword: w,
                 group: Some(w % groups),
             }
-        } else if bit % 64 < CONTROL_SHIFT {
-            BitRole::Parity(w - data)
-        } else {
+        } else if bit % 64 < SUM_SHIFT {
             BitRole::Control(w - data)
+        } else {
+            BitRole::Parity(w - data)
         }
     }
     fn raw_word_is_clean(index: usize, raw: u64) -> bool {
@@ -466,12 +466,14 @@ impl TestMap for StripedBitmap {
     fn expected_storage(model: &Model) -> Vec<u64> {
         // Keyed (64,57) data words; word `w` is in group `w % S` of
         // `S = ceil(W / GROUP_WORDS)`, whose parity word (after the data
-        // words) is the XOR of its members' page masks, control field 0.
+        // words) is the sum of its members' page masks (the low 57 bits of
+        // each word) shifted up past the control field, which is 0.
         let data = Ecc64k::expected_storage(model);
         let groups = data.len().div_ceil(GROUP_WORDS);
         let mut parity = vec![0u64; groups];
         for (w, word) in data.iter().enumerate() {
-            parity[w % groups] ^= word & eccmap::codes::mask(CONTROL_SHIFT as u32);
+            let pages = word & eccmap::codes::mask(57);
+            parity[w % groups] = parity[w % groups].wrapping_add(pages << SUM_SHIFT);
         }
         [data, parity].concat()
     }
