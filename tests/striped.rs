@@ -137,6 +137,56 @@ fn lost_words_are_rebuilt() {
     assert!(m.scrub().is_clean());
 }
 
+/// A parity word overwritten with ones (its updater count full, every flag
+/// set): updates of its group still succeed (the first waits the count out
+/// and marks the group stale), every answer stays right, and other groups
+/// keep rebuilding. A fault in a member of the stale group is reported,
+/// never rebuilt from the sum that missed those updates. `scrub_exclusive`
+/// resets the field and recomputes the sum from the data (one repair), after
+/// which the group rebuilds a lost member, updates made while stale included.
+#[test]
+fn a_full_count_marks_the_group_stale_and_updates_go_on() {
+    let words = 130; // 3 groups: group 0 is words 0, 3, 6, ...
+    let (m, mut model) = patterned(words, 13);
+    let groups = m.storage_words() - words;
+    assert_eq!(groups, 3);
+    m.write_storage_word(words, u64::MAX).unwrap(); // group 0's parity word
+    let free0 = (0..PPW).find(|&p| !model[p]).unwrap();
+    let taken3 = (3 * PPW..4 * PPW).find(|&p| model[p]).unwrap();
+    m.alloc(free0).unwrap();
+    m.free(taken3).unwrap();
+    model[free0] = true;
+    model[taken3] = false;
+    assert_state(&m, &model);
+    // Group 1 is untouched: a lost member comes back.
+    m.write_storage_word(1, 0).unwrap();
+    assert_word(&m, &model, 1, "group 1");
+    // Group 0 is stale: a damaged member is reported, not rebuilt.
+    let before = m.storage_word(6);
+    m.write_storage_word(6, 0).unwrap();
+    assert_eq!(
+        m.is_allocated(6 * PPW),
+        Err(StateError::Uncorrectable {
+            first: 6 * PPW,
+            count: PPW
+        })
+    );
+    assert_eq!(m.storage_word(6), 0, "nothing guessed");
+    m.write_storage_word(6, before).unwrap(); // (the damage goes away)
+    let mut m = m;
+    let ce = m.stats().ce_count;
+    let r = m.scrub_exclusive();
+    assert_eq!((r.corrected, r.uncorrectable), (1, 0), "{r:?}");
+    assert_eq!(m.stats().ce_count, ce + 1);
+    assert!(m.scrub().is_clean());
+    // The recomputed sum holds the updates made while the group was stale.
+    for w in [0, 3] {
+        m.write_storage_word(w, 0).unwrap();
+        assert_word(&m, &model, w, "rebuilt after the exclusive scrub");
+    }
+    assert_state(&m, &model);
+}
+
 /// Two damaged words in one group are beyond one parity word: reported,
 /// never guessed; the rest of the map keeps working.
 #[test]
