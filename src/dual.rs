@@ -30,6 +30,14 @@ const TRIES: usize = 3;
 /// It detects a disagreement; it cannot tell which copy is right, so it
 /// repairs nothing: the pages are reported [`StateError::Uncorrectable`].
 /// Storage: 2 bits per page.
+///
+/// Because the two atomics are not atomic together, two threads that race
+/// to claim the same free page (while one of them also frees it) can cross
+/// their updates and leave both copies equal: the page is then reported
+/// corrupt though no fault occurred. The kernel's page allocator never lets
+/// two threads claim one page; [`FrameAllocator`](crate::FrameAllocator)
+/// does, so `FrameAllocator<DualBitmap>` under contention sees such false
+/// alarms (docs/design.md).
 pub struct DualBitmap {
     pages: usize,
     primary: Words,

@@ -18,7 +18,9 @@ pub enum Policy {
 
 /// A concurrent bitmap frame allocator whose protection is chosen by its map
 /// type: `FrameAllocator<EccBitmap<Secded64>>` repairs single-bit faults in
-/// its state, `FrameAllocator<DualBitmap>` detects them.
+/// its state, `FrameAllocator<DualBitmap>` detects them (and, with threads
+/// racing for the same frames, also reports false alarms: see
+/// [`DualBitmap`](crate::DualBitmap)).
 ///
 /// Every method takes `&self` and is lock-free: a page is claimed by the
 /// map's atomic update, and a caller that loses a page to another thread
