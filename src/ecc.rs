@@ -59,6 +59,18 @@ pub trait Keying: Send + Sync + 'static {
     /// top of the code's own coset constant (0 for an unkeyed map). It lies
     /// in the check bits of each codeword.
     fn key<C: LaneCode>(word: usize) -> u64;
+
+    /// How often the keys repeat: `key(w) == key(w + period())` for every
+    /// `w` (1 for a map whose words all share one key).
+    fn period<C: LaneCode>() -> usize {
+        1
+    }
+
+    /// The key of the words `w` with `w % period() == class`: a scan that
+    /// walks the words in order steps `class` instead of dividing.
+    fn key_of_class<C: LaneCode>(class: usize) -> u64 {
+        Self::key::<C>(class)
+    }
 }
 
 /// Every word has the code's own coset constant.
@@ -135,6 +147,13 @@ impl Keying for AddressKeyed {
     #[inline(always)]
     fn key<C: LaneCode>(word: usize) -> u64 {
         KeyTable::<C>::WORDS[word % KeyTable::<C>::M]
+    }
+    fn period<C: LaneCode>() -> usize {
+        KeyTable::<C>::M
+    }
+    #[inline(always)]
+    fn key_of_class<C: LaneCode>(class: usize) -> u64 {
+        KeyTable::<C>::WORDS[class]
     }
 }
 
@@ -350,6 +369,29 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
                 Err(now) => cur = now,
             }
         }
+    }
+    #[inline]
+    fn clean_run(&self, from: usize) -> usize {
+        if Self::LANES != 1 {
+            return 0;
+        }
+        // The scrub's common case, word after word, by syndrome alone (the
+        // answer `view` would give), stepping the key class.
+        let period = K::period::<C>();
+        let mut class = from % period;
+        let mut w = from;
+        while w < self.words.len() {
+            let raw = self.words[w].load(Ordering::Acquire);
+            if C::syndrome(raw ^ K::key_of_class::<C>(class)) != 0 {
+                break;
+            }
+            w += 1;
+            class += 1;
+            if class == period {
+                class = 0;
+            }
+        }
+        w - from
     }
     #[inline]
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {

@@ -39,6 +39,12 @@ pub(crate) trait Engine: Sync {
     /// provided each is verified and in the opposite state; otherwise
     /// changes nothing and returns which condition failed.
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict>;
+    /// How many words from `from` on are verified clean as they stand (no
+    /// repair, nothing to report): a scrub skips them. 0 if the map has no
+    /// faster check than [`scrub_word`](Self::scrub_word).
+    fn clean_run(&self, _from: usize) -> usize {
+        0
+    }
     /// Checks word `w`, repairs what it can, and adds to `report`.
     /// Returns the page mask of the word's unverifiable pages.
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64;
@@ -324,7 +330,14 @@ pub(crate) fn count_allocated<E: Engine>(m: &E) -> Result<usize, StateError> {
 
 pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
     let mut report = ScrubReport::default();
-    for w in 0..m.word_count() {
+    let mut w = 0;
+    while w < m.word_count() {
+        let clean = m.clean_run(w);
+        report.words += clean;
+        w += clean;
+        if w == m.word_count() {
+            break;
+        }
         report.words += 1;
         let bad = m.scrub_word(w, &mut report);
         if bad != 0 {
@@ -335,6 +348,7 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
                 bad & valid(m, w),
             );
         }
+        w += 1;
     }
     #[cfg(feature = "alloc")]
     merge_runs(&mut report.bad_pages);
@@ -418,24 +432,31 @@ macro_rules! page_state {
             fn pages(&self) -> usize {
                 $crate::engine::Engine::page_count(self)
             }
+            #[inline]
             fn alloc(&self, page: usize) -> Result<(), $crate::StateError> {
                 $crate::engine::set_one(self, page, true)
             }
+            #[inline]
             fn free(&self, page: usize) -> Result<(), $crate::StateError> {
                 $crate::engine::set_one(self, page, false)
             }
+            #[inline]
             fn alloc_range(&self, first: usize, count: usize) -> Result<(), $crate::StateError> {
                 $crate::engine::set_range(self, first, count, true)
             }
+            #[inline]
             fn free_range(&self, first: usize, count: usize) -> Result<(), $crate::StateError> {
                 $crate::engine::set_range(self, first, count, false)
             }
+            #[inline]
             fn try_alloc_range(&self, first: usize, count: usize) -> Result<$crate::Claim, $crate::StateError> {
                 $crate::engine::try_alloc_range(self, first, count)
             }
+            #[inline]
             fn is_allocated(&self, page: usize) -> Result<bool, $crate::StateError> {
                 $crate::engine::is_allocated(self, page)
             }
+            #[inline]
             fn find_free(&self, from: usize) -> Result<Option<usize>, $crate::StateError> {
                 $crate::engine::find_free(self, from)
             }
