@@ -57,10 +57,11 @@ impl<M: PageState> Counted<M> {
         }
     }
 
-    /// Runs `op` until it succeeds (allocations) or once (frees), counting
-    /// the failures the scheme may have.
+    /// Runs `op` until it succeeds (allocations, at most `RETRIES` times)
+    /// or once (frees), counting the failures the scheme may have.
     fn run<T>(&self, retry: bool, mut op: impl FnMut() -> Result<T, StateError>) -> Option<T> {
-        loop {
+        const RETRIES: usize = 1000;
+        for _ in 0..RETRIES {
             match op() {
                 Ok(v) => return Some(v),
                 Err(_) if self.may_fail => {
@@ -72,6 +73,7 @@ impl<M: PageState> Counted<M> {
                 Err(e) => panic!("{e:?}"),
             }
         }
+        panic!("{RETRIES} failed attempts in a row")
     }
 }
 
@@ -177,37 +179,37 @@ fn frame_alloc(c: &mut Criterion) {
     let mut g = c.benchmark_group("frame_alloc");
     g.warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    let schemes: Vec<(&str, Box<dyn Frames>)> = vec![
-        (
-            "plain",
-            Box::new(Counted::new(PlainBitmap::with_pages(PAGES), false)),
-        ),
-        (
-            "dual",
-            Box::new(Counted::new(DualBitmap::with_pages(PAGES), true)),
-        ),
-        (
-            "ecc64",
+    // A fresh, prefilled allocator for every case: a dual bitmap that lost
+    // pages to its race in one case does not carry them into the next.
+    type Make = fn() -> Box<dyn Frames>;
+    let schemes: [(&str, Make); 4] = [
+        ("plain", || {
+            Box::new(Counted::new(PlainBitmap::with_pages(PAGES), false))
+        }),
+        ("dual", || {
+            Box::new(Counted::new(DualBitmap::with_pages(PAGES), true))
+        }),
+        ("ecc64", || {
             Box::new(Counted::new(
                 EccBitmap::<Secded64>::with_pages(PAGES),
                 false,
-            )),
-        ),
-        ("bitmap_allocator", Box::new(locked())),
+            ))
+        }),
+        ("bitmap_allocator", || Box::new(locked())),
     ];
-    for (name, f) in &schemes {
-        prefill(f.as_ref());
+    for (name, make) in schemes {
         for (case, block, threads) in [
             ("single_1t", false, 1),
             ("single_2t", false, 2),
             ("order9_1t", true, 1),
             ("order9_2t", true, 2),
         ] {
-            let before = f.failed();
-            g.bench_function(BenchmarkId::new(*name, case), |b| {
+            let f = make();
+            prefill(f.as_ref());
+            g.bench_function(BenchmarkId::new(name, case), |b| {
                 b.iter_custom(|iters| time(f.as_ref(), block, threads, iters))
             });
-            let failed = f.failed() - before;
+            let failed = f.failed();
             if failed != 0 {
                 println!("frame_alloc/{name}/{case}: {failed} operations failed (the dual bitmap's race)");
             }

@@ -7,7 +7,7 @@ use crate::primitive::{relax, AtomicU64, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
 use crate::StateError;
-use eccmap_codes::Secded64;
+use eccmap_codes::{LaneCode, Secded64};
 
 /// Data words per parity group.
 pub const GROUP_WORDS: usize = 64;
@@ -248,52 +248,69 @@ impl StripedBitmap {
         self.parity[g].fetch_add(change.wrapping_sub(ONE), Ordering::AcqRel);
     }
 
+    /// Takes group `g`, whose parity word was just read as `p`, for a
+    /// checker, if no updater is in flight and no other checker holds it
+    /// (and it is not stale); returns the parity word as taken (its DIRTY
+    /// flag cleared). DIRTY is only ever set while a checker holds the
+    /// group, and cleared when it lets go: found set here, it is a flipped
+    /// bit, now cleared and counted.
+    fn take(&self, g: usize, p: u64, report: Option<&mut ScrubReport>) -> Option<u64> {
+        let cell = &self.parity[g];
+        if p & (STALE | CHECK | COUNT) != 0 {
+            return None;
+        }
+        let taken = (p | CHECK) & !DIRTY;
+        cell.compare_exchange(p, taken, Ordering::AcqRel, Ordering::Acquire)
+            .ok()?;
+        if p & DIRTY != 0 {
+            self.data.counters().ce(1);
+            if let Some(r) = report {
+                r.corrected += 1;
+            }
+        }
+        Some(taken)
+    }
+
+    /// The parity word of group `g`, taken as `p`, after the members were
+    /// read, if no update overlapped the reads. One that did announced
+    /// itself after the take (the count was 0 there), so it set DIRTY, or it
+    /// is still in flight; the sum cannot move without one.
+    fn still(&self, g: usize, p: u64) -> Option<u64> {
+        let seen = self.parity[g].load(Ordering::Acquire);
+        let moved = seen & (COUNT | DIRTY | STALE) != 0 || (seen ^ p) & !CONTROL != 0;
+        (!moved).then_some(seen)
+    }
+
+    /// Lets go of group `g`.
+    fn release(&self, g: usize) {
+        self.parity[g].fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
+    }
+
     /// Takes a still snapshot of group `g` and resolves every fault in it.
     #[cold]
     #[inline(never)]
     fn check_group(&self, g: usize, mut report: Option<&mut ScrubReport>) -> Verdict {
-        let cell = &self.parity[g];
         let mut raw = [0u64; GROUP_WORDS];
         for attempt in 0..TRIES {
             if attempt > 0 {
                 relax(attempt);
             }
-            let p = cell.load(Ordering::Acquire);
+            let p = self.parity[g].load(Ordering::Acquire);
             if p & STALE != 0 {
                 break;
             }
-            if p & (CHECK | COUNT) != 0 {
+            let Some(p) = self.take(g, p, report.as_deref_mut()) else {
                 continue;
-            }
-            if cell
-                .compare_exchange(p, (p | CHECK) & !DIRTY, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                continue;
-            }
-            if p & DIRTY != 0 {
-                // DIRTY is only ever set while a checker holds the group, and
-                // cleared when it lets go: found outside a check, it is a
-                // flipped bit, now cleared.
-                self.data.counters().ce(1);
-                if let Some(r) = report.as_deref_mut() {
-                    r.corrected += 1;
-                }
-            }
+            };
             for (j, w) in self.members(g).enumerate() {
                 raw[j] = self.data.cell(w).load(Ordering::Acquire);
             }
-            // An update that overlapped the reads announced itself after
-            // the CAS above (the count was 0 there), so it set DIRTY, or it
-            // is still in flight; the sum cannot move without one.
-            let seen = cell.load(Ordering::Acquire);
-            if seen & (COUNT | DIRTY | STALE) != 0 || (seen ^ p) & !CONTROL != 0 {
-                cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
-                continue;
+            if let Some(seen) = self.still(g, p) {
+                let verdict = self.resolve(g, &raw, seen, report);
+                self.release(g);
+                return verdict;
             }
-            let verdict = self.resolve(g, &raw, seen, report);
-            cell.fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
-            return verdict;
+            self.release(g);
         }
         if let Some(r) = report {
             r.uncorrectable += 1;
@@ -318,6 +335,16 @@ impl StripedBitmap {
         report: Option<&mut ScrubReport>,
     ) -> Verdict {
         let stored = seen >> SUM_SHIFT;
+        // The common case, every member clean and the sum right, by
+        // syndromes alone (what the full pass below would conclude).
+        let mut clean_sum = 0u64;
+        let all_clean = self.members(g).enumerate().all(|(j, w)| {
+            clean_sum = clean_sum.wrapping_add(raw[j] & low(Data::PAGES_PER_WORD));
+            Secded64::syndrome(raw[j] ^ Data::key(w)) == 0
+        });
+        if all_clean && clean_sum & SUM == stored {
+            return Verdict::Sound;
+        }
         let mut total = 0u64;
         let (mut bad, mut bad_at, mut corrected, mut corrected_at) = (0, 0, 0, 0);
         let mut fixes = [0u64; GROUP_WORDS];
