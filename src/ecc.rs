@@ -61,9 +61,11 @@ pub trait Keying: Send + Sync + 'static {
     fn key<C: LaneCode>(word: usize) -> u64;
 
     /// How often the keys repeat: `key(w) == key(w + period())` for every
-    /// `w` (1 for a map whose words all share one key).
+    /// `w`. The default, `usize::MAX`, claims no repetition (a scan then
+    /// asks `key_of_class` for every word's own index), so a keying that
+    /// defines only `key` stays right.
     fn period<C: LaneCode>() -> usize {
-        1
+        usize::MAX
     }
 
     /// The key of the words `w` with `w % period() == class`: a scan that
@@ -81,6 +83,9 @@ impl Keying for Unkeyed {
     #[inline(always)]
     fn key<C: LaneCode>(_word: usize) -> u64 {
         0
+    }
+    fn period<C: LaneCode>() -> usize {
+        1
     }
 }
 

@@ -54,7 +54,8 @@ const REPAIR_ROUNDS: u32 = 1 << 10;
 const REPAIR_ROUNDS: u32 = 3;
 
 /// Waits for a free slot in a group's in-flight count before an update
-/// gives up (31 updaters in flight in one group, or a count a fault set).
+/// marks the group stale (15 updaters in flight in one group, or a count a
+/// fault set).
 #[cfg(not(loom))]
 const ANNOUNCE_TRIES: u32 = 1 << 10;
 #[cfg(loom)]
@@ -239,8 +240,10 @@ impl StripedBitmap {
     /// Folds an update of `pages` (allocated if `alloc`, else freed; 0 for
     /// an update that changed nothing) into group `g`'s sum and retires
     /// the updater: one `fetch_add`. (A count that a fault set to 0 borrows
-    /// into the flags, and sets STALE: the group is then left alone until
-    /// an exclusive scrub, as for any damaged control field.)
+    /// into the flags: it leaves a count of 15 and flips STALE, and higher
+    /// flags or the sum if STALE was clear; either way no checker can take
+    /// the group until an exclusive scrub, as for any damaged control
+    /// field.)
     #[inline(always)]
     fn retire(&self, g: usize, pages: u64, alloc: bool) {
         let up = pages << SUM_SHIFT;
@@ -314,8 +317,29 @@ impl StripedBitmap {
         }
         if let Some(r) = report {
             r.uncorrectable += 1;
+            self.report_group(g, r);
         }
         Verdict::Unknown
+    }
+
+    /// Whether a stale group `g` must stay stale: a member is beyond
+    /// in-word correction, so the sum cannot be recomputed.
+    fn still_stale(&self, g: usize) -> bool {
+        self.members(g)
+            .any(|w| Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w)).bad != 0)
+    }
+
+    /// Adds the pages of group `g` to a scrub's unverifiable pages.
+    fn report_group(&self, g: usize, r: &mut ScrubReport) {
+        #[cfg(feature = "alloc")]
+        for w in self.members(g) {
+            let first = w * Self::PAGES_PER_WORD;
+            let end = (first + Self::PAGES_PER_WORD).min(self.page_count());
+            if first < end {
+                r.bad_pages.push(first..end);
+            }
+        }
+        let _ = (g, r);
     }
 
     /// Resolves the faults of a still snapshot `raw` of group `g` whose
@@ -428,14 +452,7 @@ impl StripedBitmap {
             r.corrected += repaired as usize;
             if !sound {
                 r.uncorrectable += 1;
-                #[cfg(feature = "alloc")]
-                for w in self.members(g) {
-                    let first = w * Self::PAGES_PER_WORD;
-                    let end = (first + Self::PAGES_PER_WORD).min(self.page_count());
-                    if first < end {
-                        r.bad_pages.push(first..end);
-                    }
-                }
+                self.report_group(g, r);
             }
         }
         if sound {
@@ -562,28 +579,34 @@ impl Engine for StripedBitmap {
     }
     fn quiesce(&mut self) -> usize {
         // No updater or checker can be in flight: a nonzero control field
-        // is damage (one fault, counted once). Reset it; the scrub then
-        // checks the sum. A stale sum missed the updates made without a
-        // slot: it is recomputed here if every member decodes clean, and
-        // otherwise stays stale (nothing can be rebuilt from it).
+        // is damage. Reset it (one repair); the scrub then checks the sum.
+        // A stale sum missed the updates made without a slot: its members
+        // are first corrected in-word, as `KeyedEccBitmap` would (a stale
+        // group has nothing to confirm a correction with), and the sum is
+        // recomputed from them; if one of them is beyond that, the group
+        // stays stale (nothing can be rebuilt from it) and its pages are
+        // reported by the scrub.
         let mut fixed = 0;
         for g in 0..self.groups() {
             let p = self.parity[g].load(Ordering::Acquire);
-            if p & CONTROL == 0 {
+            if p & CONTROL == 0 || p & CONTROL == STALE && self.still_stale(g) {
                 continue;
             }
             let mut new = p & !CONTROL;
-            if p & STALE != 0 {
-                let mut total = Some(0u64);
+            if p & STALE != 0 && self.still_stale(g) {
+                new |= STALE;
+            } else if p & STALE != 0 {
+                let mut total = 0u64;
                 for w in self.members(g) {
-                    let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
-                    total = total.filter(|_| v.bad == 0 && v.corrected == 0);
-                    total = total.map(|t| t.wrapping_add(v.allocated));
+                    let cell = self.data.cell(w);
+                    let v = Data::view(cell.load(Ordering::Acquire), Data::key(w));
+                    if v.corrected != 0 {
+                        cell.store(v.fixed, Ordering::Release);
+                        fixed += v.corrected as usize;
+                    }
+                    total = total.wrapping_add(v.allocated);
                 }
-                new = match total {
-                    Some(t) => (t & SUM) << SUM_SHIFT,
-                    None => new | STALE,
-                };
+                new = (total & SUM) << SUM_SHIFT;
             }
             self.parity[g].store(new, Ordering::Release);
             fixed += 1;

@@ -187,6 +187,46 @@ fn a_full_count_marks_the_group_stale_and_updates_go_on() {
     assert_state(&m, &model);
 }
 
+/// A stale group (its stale flag set, here by a flipped bit) whose member
+/// also took a flipped bit: a concurrent scrub cannot check the group and
+/// reports its pages; `scrub_exclusive` corrects the member in-word (there
+/// is nothing to confirm it with), recomputes the sum, and counts both
+/// repairs once. With a member beyond in-word correction the group stays
+/// stale, reported by every scrub, and nothing is counted as repaired.
+#[test]
+fn a_stale_group_is_repaired_in_word_by_the_exclusive_scrub() {
+    let words = 130;
+    let (mut m, model) = patterned(words, 21);
+    let group0: Vec<std::ops::Range<usize>> = (0..words)
+        .step_by(3)
+        .map(|w| w * PPW..((w + 1) * PPW).min(model.len()))
+        .collect();
+    m.flip_storage_bit(words * 64 + 4).unwrap(); // group 0's stale flag
+    m.flip_storage_bit(3 * 64 + 10).unwrap(); // a page bit of word 3
+    let r = m.scrub();
+    assert_eq!((r.corrected, r.uncorrectable), (0, 1), "{r:?}");
+    assert_eq!(r.bad_pages, group0);
+    let ce = m.stats().ce_count;
+    let r = m.scrub_exclusive();
+    assert_eq!((r.corrected, r.uncorrectable), (2, 0), "{r:?}");
+    assert_eq!(m.stats().ce_count, ce + 2);
+    assert!(m.scrub().is_clean());
+    assert_state(&m, &model);
+    m.write_storage_word(3, 0).unwrap(); // the recomputed sum rebuilds it
+    assert_word(&m, &model, 3, "rebuilt");
+
+    // Stale again, and a member lost: the group stays stale.
+    m.flip_storage_bit(words * 64 + 4).unwrap();
+    m.write_storage_word(6, 0).unwrap();
+    let ce = m.stats().ce_count;
+    for round in 0..3 {
+        let r = m.scrub_exclusive();
+        assert_eq!((r.corrected, r.uncorrectable), (0, 1), "{round}: {r:?}");
+        assert_eq!(r.bad_pages, group0, "{round}");
+    }
+    assert_eq!(m.stats().ce_count, ce, "a kept stale flag is no repair");
+}
+
 /// Two damaged words in one group are beyond one parity word: reported,
 /// never guessed; the rest of the map keeps working.
 #[test]
