@@ -146,6 +146,10 @@ enum Verdict {
     Sound,
     /// Some member could not be verified.
     Unknown,
+    /// The group is stale: its sum cannot confirm or rebuild anything, and
+    /// its members stand on their in-word code alone until
+    /// `scrub_exclusive`.
+    Stale,
 }
 
 /// The data words: keyed (64,57) codewords.
@@ -294,12 +298,14 @@ impl StripedBitmap {
     #[inline(never)]
     fn check_group(&self, g: usize, mut report: Option<&mut ScrubReport>) -> Verdict {
         let mut raw = [0u64; GROUP_WORDS];
+        let mut stale = false;
         for attempt in 0..TRIES {
             if attempt > 0 {
                 relax(attempt);
             }
             let p = self.parity[g].load(Ordering::Acquire);
             if p & STALE != 0 {
+                stale = true;
                 break;
             }
             let Some(p) = self.take(g, p, report.as_deref_mut()) else {
@@ -319,7 +325,11 @@ impl StripedBitmap {
             r.uncorrectable += 1;
             self.report_group(g, r);
         }
-        Verdict::Unknown
+        if stale {
+            Verdict::Stale
+        } else {
+            Verdict::Unknown
+        }
     }
 
     /// Whether a stale group `g` must stay stale: a member is beyond
@@ -529,7 +539,7 @@ impl Engine for StripedBitmap {
     fn counters(&self) -> &Counters {
         self.data.counters()
     }
-    fn read(&self, w: usize, _want: u64) -> WordRead {
+    fn read(&self, w: usize, want: u64) -> WordRead {
         let all = low(Self::PAGES_PER_WORD);
         for _ in 0..REPAIR_ROUNDS {
             let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
@@ -539,8 +549,11 @@ impl Engine for StripedBitmap {
                     bad: 0,
                 };
             }
-            if let Verdict::Unknown = self.check_group(self.group_of.of(w), None) {
-                break;
+            match self.check_group(self.group_of.of(w), None) {
+                Verdict::Sound => {}
+                Verdict::Unknown => break,
+                // As `KeyedEccBitmap`: a single-bit error corrected in place.
+                Verdict::Stale => return self.data.read(w, want),
             }
         }
         WordRead {
@@ -562,8 +575,12 @@ impl Engine for StripedBitmap {
             if let Some(result) = done {
                 return result;
             }
-            if let Verdict::Unknown = self.check_group(g, None) {
-                break;
+            match self.check_group(g, None) {
+                Verdict::Sound => {}
+                Verdict::Unknown => break,
+                // As `KeyedEccBitmap`, with no sum to keep: the update
+                // carries any single-bit repair in its compare-and-swap.
+                Verdict::Stale => return self.data.update(w, mask, alloc),
             }
         }
         Err(Conflict::Bad { bad: all, at: mask })

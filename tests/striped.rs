@@ -173,6 +173,18 @@ fn a_full_count_marks_the_group_stale_and_updates_go_on() {
     );
     assert_eq!(m.storage_word(6), 0, "nothing guessed");
     m.write_storage_word(6, before).unwrap(); // (the damage goes away)
+                                              // A single flipped bit in a member of the stale group is corrected
+                                              // in-word, as by KeyedEccBitmap: by a read, and within an update.
+    let ce = m.stats().ce_count;
+    m.flip_storage_bit(9 * 64 + 5).unwrap();
+    assert_word(&m, &model, 9, "stale group, read");
+    assert_eq!(m.stats().ce_count, ce + 1);
+    m.flip_storage_bit(12 * 64 + 7).unwrap();
+    let p = (12 * PPW..13 * PPW).find(|&p| !model[p]).unwrap();
+    m.alloc(p).unwrap();
+    m.free(p).unwrap();
+    assert_word(&m, &model, 12, "stale group, update");
+    assert_eq!(m.stats().ce_count, ce + 2);
     let mut m = m;
     let ce = m.stats().ce_count;
     let r = m.scrub_exclusive();
