@@ -248,6 +248,15 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
         }
     }
 
+    /// Whether the raw storage word `raw`, whose key is `key`, is one clean
+    /// codeword, by its syndrome alone: the answer [`view`](Self::view)
+    /// would give, for the scans that need only that. Always false for a
+    /// word of several codewords (those go through `view`).
+    #[inline(always)]
+    pub(crate) fn is_clean(raw: u64, key: u64) -> bool {
+        Self::LANES == 1 && C::syndrome(raw ^ key) == 0
+    }
+
     /// Decodes every codeword of the raw storage word `raw` whose key is
     /// `key`: the one verify-and-correct step that every path (read, update,
     /// scrub) goes through.
@@ -387,7 +396,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         let mut w = from;
         while w < self.words.len() {
             let raw = self.words[w].load(Ordering::Acquire);
-            if C::syndrome(raw ^ K::key_of_class::<C>(class)) != 0 {
+            if !Self::is_clean(raw, K::key_of_class::<C>(class)) {
                 break;
             }
             w += 1;
@@ -402,9 +411,8 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
         let key = Self::key(w);
         let mut cur = self.words[w].load(Ordering::Acquire);
-        // The common case, a clean single-codeword word, by its syndrome
-        // alone (the answer the full decode below would give).
-        if Self::LANES == 1 && C::syndrome(cur ^ key) == 0 {
+        // The common case, a clean single-codeword word.
+        if Self::is_clean(cur, key) {
             return 0;
         }
         loop {

@@ -283,7 +283,7 @@ pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateE
 }
 
 /// Pages of word `w` that exist (below `page_count`).
-fn valid<E: Engine>(m: &E, w: usize) -> u64 {
+pub(crate) fn valid<E: Engine>(m: &E, w: usize) -> u64 {
     let base = w * E::PAGES_PER_WORD;
     low(m.page_count().saturating_sub(base).min(E::PAGES_PER_WORD))
 }
@@ -366,7 +366,7 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
 /// Appends the runs of set bits of `bad` (page mask at `base`) to `out`,
 /// merging with the last range when contiguous.
 #[cfg(feature = "alloc")]
-fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: u64) {
+pub(crate) fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: u64) {
     while bad != 0 {
         let lo = bad.trailing_zeros() as usize;
         let run = (!(bad >> lo)).trailing_zeros() as usize;

@@ -2,12 +2,14 @@
 //! dimension that confirms corrections and rebuilds lost words.
 
 use crate::ecc::{AddressKeyed, EccBitmap};
-use crate::engine::{clash, low, Conflict, Engine, WordRead};
+#[cfg(feature = "alloc")]
+use crate::engine::push_runs;
+use crate::engine::{clash, low, valid, Conflict, Engine, WordRead};
 use crate::primitive::{relax, AtomicU64, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
 use crate::StateError;
-use eccmap_codes::{LaneCode, Secded64};
+use eccmap_codes::Secded64;
 
 /// Data words per parity group.
 pub const GROUP_WORDS: usize = 64;
@@ -322,7 +324,6 @@ impl StripedBitmap {
             self.release(g);
         }
         if let Some(r) = report {
-            r.uncorrectable += 1;
             self.report_group(g, r);
         }
         if stale {
@@ -339,17 +340,15 @@ impl StripedBitmap {
             .any(|w| Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w)).bad != 0)
     }
 
-    /// Adds the pages of group `g` to a scrub's unverifiable pages.
+    /// Counts group `g` as one uncorrectable error of a scrub and adds its
+    /// pages to the scrub's unverifiable pages.
     fn report_group(&self, g: usize, r: &mut ScrubReport) {
+        r.uncorrectable += 1;
         #[cfg(feature = "alloc")]
         for w in self.members(g) {
-            let first = w * Self::PAGES_PER_WORD;
-            let end = (first + Self::PAGES_PER_WORD).min(self.page_count());
-            if first < end {
-                r.bad_pages.push(first..end);
-            }
+            push_runs(&mut r.bad_pages, w * Self::PAGES_PER_WORD, valid(self, w));
         }
-        let _ = (g, r);
+        let _ = g;
     }
 
     /// Resolves the faults of a still snapshot `raw` of group `g` whose
@@ -374,7 +373,7 @@ impl StripedBitmap {
         let mut clean_sum = 0u64;
         let all_clean = self.members(g).enumerate().all(|(j, w)| {
             clean_sum = clean_sum.wrapping_add(raw[j] & low(Data::PAGES_PER_WORD));
-            Secded64::syndrome(raw[j] ^ Data::key(w)) == 0
+            Data::is_clean(raw[j], Data::key(w))
         });
         if all_clean && clean_sum & SUM == stored {
             return Verdict::Sound;
@@ -445,7 +444,7 @@ impl StripedBitmap {
             let j = if bad == 1 { bad_at } else { corrected_at };
             let w = g + j * self.groups();
             let pages = rebuilt(if bad == 1 { 0 } else { data[j] });
-            let fits = pages & !self.word_pages(w) == 0;
+            let fits = pages & !valid(self, w) == 0;
             if fits && self.swap(w, raw[j], Data::encode_word(w, pages)) {
                 repaired += 1;
                 true
@@ -461,7 +460,6 @@ impl StripedBitmap {
         if let Some(r) = report {
             r.corrected += repaired as usize;
             if !sound {
-                r.uncorrectable += 1;
                 self.report_group(g, r);
             }
         }
@@ -470,16 +468,6 @@ impl StripedBitmap {
         } else {
             Verdict::Unknown
         }
-    }
-
-    /// The page mask of the pages data word `w` holds (all of them except
-    /// in a map's last word).
-    fn word_pages(&self, w: usize) -> u64 {
-        let first = w * Self::PAGES_PER_WORD;
-        low(self
-            .page_count()
-            .saturating_sub(first)
-            .min(Self::PAGES_PER_WORD))
     }
 
     /// Writes `new` over data word `w` if it still holds `old`.
@@ -606,11 +594,15 @@ impl Engine for StripedBitmap {
         let mut fixed = 0;
         for g in 0..self.groups() {
             let p = self.parity[g].load(Ordering::Acquire);
-            if p & CONTROL == 0 || p & CONTROL == STALE && self.still_stale(g) {
+            if p & CONTROL == 0 {
                 continue;
             }
+            let keep_stale = p & STALE != 0 && self.still_stale(g);
+            if keep_stale && p & CONTROL == STALE {
+                continue; // nothing to reset, nothing repaired
+            }
             let mut new = p & !CONTROL;
-            if p & STALE != 0 && self.still_stale(g) {
+            if keep_stale {
                 new |= STALE;
             } else if p & STALE != 0 {
                 let mut total = 0u64;
