@@ -29,7 +29,7 @@ crate::lane_code!(Hamming74, "Hamming (7,4)", 3, HAMMING74);
 /// one codeword per byte. Single-error correcting, double-error detecting.
 ///
 /// Built in Hsiao form: every column has odd weight (data columns are the
-/// four 4-bit values of weight 3). The binary [8,4,4] code is unique up to
+/// four 4-bit values of weight 3). The binary \[8,4,4\] code is unique up to
 /// bit order, so this is the textbook extended Hamming code with its bits
 /// permuted; the odd columns make the double-error test "syndrome has even
 /// weight".
