@@ -52,8 +52,13 @@ pub struct EccBitmap<C: LaneCode, K: Keying = Unkeyed> {
 
 /// How a map's words are keyed to their index: the coset constant of word
 /// `i` may depend on `i`, so that a word found at the wrong index does not
-/// decode as valid. The update deltas do not depend on the key, so keying
-/// costs one XOR with a per-index constant on each access.
+/// decode as valid. The update deltas do not depend on the key, so an
+/// update is still one compare-and-swap. What keying adds to each word
+/// access is finding the word's key: for [`AddressKeyed`], the index modulo
+/// the key period (a division by a constant, which the compiler turns into
+/// a multiply and shifts), a load from the key table, and one XOR. A scan
+/// that walks the words in order steps the key class instead of dividing.
+/// [`Unkeyed`]'s key is the constant 0 and costs nothing.
 pub trait Keying: Send + Sync + 'static {
     /// The pattern XORed into storage word `word` of a map of code `C`, on
     /// top of the code's own coset constant (0 for an unkeyed map). It lies
@@ -89,24 +94,80 @@ impl Keying for Unkeyed {
     }
 }
 
-/// Address-keyed cosets: word `i`'s coset constant is `E[i % M]`, where `E`
-/// lists the `M = 2^(r-1) - 1` nonzero even-weight `r`-bit syndromes (63
-/// for (64,57)). A word copied to an index with another key has an even,
-/// nonzero syndrome offset: it is Uncorrectable, never valid and never
-/// "corrected"; so is an all-zero or all-ones word at every index (every
-/// coset is even and nonzero, and `H·1 = 0` for the full-length codes).
-/// Words fewer than `M` positions apart always have different keys.
+/// Address-keyed cosets: word `i`'s coset constant is `E[i % M]`, where
+/// `E` lists, in increasing order, the nonzero even-weight `r`-bit
+/// syndromes (`r` = check bits) other than `H·1`, the syndrome of an
+/// all-ones codeword. `M` is the key period, [`Keying::period`].
+///
+/// In every codeword of every word, at every index `i`:
+/// - an all-zero word decodes as Uncorrectable: its syndrome is `E[i % M]`;
+/// - an all-ones word decodes as Uncorrectable: its syndrome is
+///   `H·1 ^ E[i % M]`;
+/// - a clean word from index `j` copied to index `i` decodes as
+///   Uncorrectable, never valid and never "corrected", **unless `i - j` is a
+///   multiple of `M`**: its syndrome is `E[i % M] ^ E[j % M]`. Words fewer
+///   than `M` apart always have different keys; words a multiple of `M`
+///   apart share a key, and a copy between them is accepted as valid
+///   ([`StripedBitmap`](crate::StripedBitmap) catches those).
+///
+/// Each of those syndromes must be nonzero and not the column of any bit.
+/// For a code whose columns all have odd weight (every SECDED code here) an
+/// even syndrome is never a column, and the sum of two distinct keys is
+/// even and nonzero; leaving `H·1` out of `E` keeps the all-ones syndrome
+/// nonzero. The type checks all of this at compile time, from the code's
+/// matrix, for every code it is used with ([`supports`](Self::supports)):
+///
+/// | code | `r` | `H·1` | keys `M` |
+/// |---|---|---|---|
+/// | [`Hamming84`](eccmap_codes::Hamming84) | 4 | 0 | 7 |
+/// | [`Secded32`](eccmap_codes::Secded32) | 6 | 0 | 31 |
+/// | [`Secded64`](eccmap_codes::Secded64) | 7 | 0 | 63 |
+/// | [`Secded64Burst`](eccmap_codes::Secded64Burst) | 8 | `00001111` | 126 (the 127 even syndromes but `H·1`) |
+/// | [`Hamming74`](eccmap_codes::Hamming74) | 3 | 0 | refused |
+///
+/// A full-length code has `H·1 = 0`. [`Secded64Burst`](eccmap_codes::Secded64Burst)
+/// is shortened; with `H·1` as a key, an all-ones word would decode as a
+/// clean word with every page allocated at the words of that key.
+/// [`Hamming74`](eccmap_codes::Hamming74) is refused: it is a perfect code,
+/// every nonzero 3-bit syndrome is a column, so whatever the keys, a zeroed
+/// or copied word would be "corrected" into wrong data.
+///
+/// Building a map of a refused code (any use of its keys, such as
+/// `with_pages` or `from_static`) fails to compile: a const assertion
+/// evaluated when the map's code is generated (so `cargo build` and
+/// `cargo test` report it; `cargo check` may not):
+///
+/// ```compile_fail
+/// use eccmap::{codes::Hamming74, KeyedEccBitmap, PageState};
+/// let map = KeyedEccBitmap::<Hamming74>::with_pages(36);
+/// # let _ = map.is_allocated(0);
+/// ```
+///
+/// ```
+/// use eccmap::{codes::Hamming84, KeyedEccBitmap, PageState};
+/// let map = KeyedEccBitmap::<Hamming84>::with_pages(32);
+/// # let _ = map.is_allocated(0);
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AddressKeyed;
 
 impl AddressKeyed {
-    /// Number of distinct keys for a code with `r` check bits.
+    /// Number of nonzero even-weight `r`-bit values: `2^(r-1) - 1`.
+    ///
+    /// # Panics
+    /// If `r` is not in `1..=8` (a code here has 1 to 8 check bits).
     pub const fn keys(r: u32) -> usize {
+        assert!(r >= 1 && r <= 8, "r must be 1..=8 check bits");
         (1 << (r - 1)) - 1
     }
 
-    /// The `n`-th nonzero even-weight `r`-bit value (`n < keys(r)`).
+    /// The `n`-th (from 0) nonzero even-weight `r`-bit value, in increasing
+    /// order.
+    ///
+    /// # Panics
+    /// If `r` is not in `1..=8`, or `n >= keys(r)`.
     pub const fn even(r: u32, n: usize) -> u64 {
+        assert!(n < Self::keys(r), "key index out of range");
         let mut v = 0u64;
         let mut seen = 0;
         loop {
@@ -117,26 +178,94 @@ impl AddressKeyed {
                 }
                 seen += 1;
             }
-            assert!(v < 1 << r, "key index out of range");
         }
     }
+
+    /// Whether address keys keep their promise for code `C` (see the type's
+    /// documentation): at least two keys, and for every key `e`, `e` and
+    /// `H·1 ^ e` nonzero and not a column, and for every two keys `e`, `f`,
+    /// `e ^ f` not a column. A map `EccBitmap<C, AddressKeyed>` compiles
+    /// only if this is true.
+    pub const fn supports<C: LaneCode>() -> bool {
+        let (keys, m) = key_syndromes::<C>();
+        if m < 2 {
+            return false;
+        }
+        let mut a = 0;
+        while a < m {
+            let mut b = a + 1;
+            while b < m {
+                if !detected::<C>(keys[a] ^ keys[b]) {
+                    return false;
+                }
+                b += 1;
+            }
+            a += 1;
+        }
+        true
+    }
+
+    /// The coset constant, in syndrome space, of the words `w` of a map of
+    /// code `C` with `w % period == class`: `E[class]`.
+    ///
+    /// # Panics
+    /// If `class >= period` ([`Keying::period`]). Fails to compile for a
+    /// code that [`supports`](Self::supports) refuses.
+    pub const fn coset<C: LaneCode>(class: usize) -> u8 {
+        assert!(class < KeyTable::<C>::M, "key class out of range");
+        KeyTable::<C>::SYNDROMES.0[class]
+    }
+}
+
+/// Whether syndrome `s` of code `C` is detected: nonzero and not a column.
+const fn detected<C: LaneCode>(s: u8) -> bool {
+    s != 0 && C::MATRIX.bit_of(s as u32).is_none()
+}
+
+/// The keys of code `C` as syndromes, in increasing order, and their
+/// number: the nonzero even-weight `r`-bit values `e` for which the zero
+/// word (syndrome `e`) and the all-ones word (syndrome `H·1 ^ e`) are
+/// detected.
+const fn key_syndromes<C: LaneCode>() -> ([u8; 128], usize) {
+    let r = C::CODE_BITS - C::DATA_BITS;
+    let ones = C::MATRIX.linear_syndrome(eccmap_codes::mask(C::CODE_BITS));
+    let mut keys = [0u8; 128];
+    let mut m = 0;
+    let mut n = 0;
+    while n < AddressKeyed::keys(r) {
+        let e = AddressKeyed::even(r, n) as u8;
+        if detected::<C>(e) && detected::<C>(ones ^ e) {
+            keys[m] = e;
+            m += 1;
+        }
+        n += 1;
+    }
+    (keys, m)
 }
 
 /// The key words of code `C`, one per key, built at compile time.
 struct KeyTable<C: LaneCode>(PhantomData<C>);
 
 impl<C: LaneCode> KeyTable<C> {
-    const R: u32 = C::CODE_BITS - C::DATA_BITS;
-    const M: usize = AddressKeyed::keys(Self::R);
+    const SYNDROMES: ([u8; 128], usize) = key_syndromes::<C>();
+    /// The key period: the number of keys. Evaluating it (every use of a
+    /// key does) refuses a code that the keys cannot protect.
+    const M: usize = {
+        assert!(
+            AddressKeyed::supports::<C>(),
+            "AddressKeyed cannot keep its promise for this code (see AddressKeyed::supports)"
+        );
+        Self::SYNDROMES.1
+    };
     /// `WORDS[t]`: the storage-word pattern turning the code's coset into the
-    /// `t`-th even syndrome, in every codeword of the word.
+    /// `t`-th key syndrome, in every codeword of the word.
     const WORDS: [u64; 128] = {
         let lanes = 64 / C::CODE_BITS as usize;
         let base = C::COSET >> C::DATA_BITS;
         let mut t = [0u64; 128];
         let mut i = 0;
         while i < Self::M {
-            let lane = (AddressKeyed::even(Self::R, i) ^ base) << C::DATA_BITS;
+            let lane = (Self::SYNDROMES.0[i] as u64 ^ base) << C::DATA_BITS;
             let mut l = 0;
             while l < lanes {
                 t[i] |= lane << (l * C::CODE_BITS as usize);

@@ -43,8 +43,12 @@ mod striped;
 pub use dual::DualBitmap;
 pub use ecc::{AddressKeyed, EccBitmap, Keying, Unkeyed};
 
-/// [`EccBitmap`] with address-keyed cosets: a word copied to the wrong
-/// index is detected.
+/// [`EccBitmap`] with address-keyed cosets ([`AddressKeyed`]): a zeroed or
+/// all-ones word is detected at every index, and so is a word copied to an
+/// index that is not a multiple of the key period away (63 words for
+/// `Secded64`); a copy a multiple of the period away has the same key and is
+/// accepted. A code for which keys cannot keep this (`Hamming74`) does not
+/// compile.
 pub type KeyedEccBitmap<C> = EccBitmap<C, AddressKeyed>;
 pub use eccmap_codes as codes;
 pub use error::StateError;
