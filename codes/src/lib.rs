@@ -139,7 +139,8 @@ pub trait LaneCode: Send + Sync + 'static {
     }
 }
 
-/// A mask of the low `bits` bits (`bits <= 64`).
+/// A mask of the low `bits` bits; any `bits` of 64 or more gives all 64
+/// ones.
 #[inline(always)]
 pub const fn mask(bits: u32) -> u64 {
     if bits >= 64 {

@@ -11,8 +11,8 @@ const MAX_BYTES: usize = MAX_BITS / 8;
 /// Marks a syndrome that is not the column of any bit.
 const NO_BIT: u8 = u8::MAX;
 
-/// A parity-check matrix `H` with at most 8 rows and 72 columns, in
-/// systematic form: columns `0..k` are the data bits, columns `k..n` the
+/// A parity-check matrix `H` with 1 to 8 rows and at most 72 columns (at
+/// most 64 of them data columns), in systematic form: columns `0..k` are the data bits, columns `k..n` the
 /// check bits with unit columns `1 << (p - k)`.
 ///
 /// The syndrome of a word `w` is `H·w ^ coset`. It is 0 exactly for the
@@ -43,13 +43,17 @@ impl Matrix {
     /// check columns are the units `1 << j`), with `r` check bits and the
     /// coset constant `coset` (a syndrome-space value).
     ///
-    /// Fails to compile (const panic) if a column is repeated, zero, too
-    /// wide, or if there are too many bits.
+    /// # Panics
+    /// (In a `const`, fails to compile.) If `r` is not in `1..=8`; if there
+    /// are more than 64 data columns or more than 72 columns in all; if
+    /// `coset` or a column has a bit at or above `r`; if a column is zero;
+    /// if two columns (check columns included) are equal.
     pub const fn systematic(data_columns: &[u8], r: u32, coset: u8) -> Matrix {
         let k = data_columns.len();
+        assert!(r >= 1 && r <= 8, "1 to 8 check bits");
+        assert!(k <= 64, "at most 64 data bits");
+        // At most 64 + 8 = MAX_BITS codeword bits.
         let n = k + r as usize;
-        assert!(r >= 1 && r <= 8, "at most 8 check bits");
-        assert!(n <= MAX_BITS, "at most 72 codeword bits");
         assert!(
             r == 8 || (coset as u32) < (1 << r),
             "coset wider than the check bits"
@@ -154,7 +158,8 @@ impl Matrix {
         assert!(p < self.n, "bit out of range");
         self.columns[p as usize]
     }
-    /// The codeword bit whose column is `syndrome`, if any.
+    /// The codeword bit whose column is `syndrome`, if any (`None` for 0,
+    /// for a value that is no column, and for any value above `0xFF`).
     #[inline(always)]
     pub const fn bit_of(&self, syndrome: u32) -> Option<u32> {
         if syndrome > 0xFF {
@@ -167,7 +172,11 @@ impl Matrix {
     }
     /// Row `j` of `H` restricted to codeword bits `0..64`, as a mask: bit
     /// `j` of the syndrome is the parity of `word & row(j)` (before the coset).
+    ///
+    /// # Panics
+    /// If `j >= check_bits()`.
     pub const fn row(&self, j: u32) -> u64 {
+        assert!(j < self.r, "row out of range");
         let mut m = 0u64;
         let mut p = 0;
         while p < self.n && p < 64 {
@@ -207,22 +216,35 @@ impl Matrix {
         s
     }
 
-    /// Encodes the low `k` bits of `data` (for codes of at most 64 bits).
+    /// Encodes the low `k` bits of `data` (higher bits ignored) as a
+    /// codeword of at most 64 bits.
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits (for [`Hsiao72`](crate::Hsiao72),
+    /// use its own `encode`, which returns the check byte).
     #[inline(always)]
     pub const fn encode(&self, data: u64) -> u64 {
+        assert!(self.n <= 64, "code wider than 64 bits");
         let d = data & mask(self.k);
         d | ((self.linear_syndrome(d) ^ self.coset) as u64) << self.k
     }
 
-    /// The syndrome of a word of at most 64 codeword bits (higher bits
-    /// ignored), offset by the coset.
+    /// The syndrome of a word of at most 64 codeword bits (bits at and
+    /// above `code_bits()` ignored), offset by the coset.
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits (its check bits would not be in
+    /// `word`).
     #[inline(always)]
     pub const fn syndrome(&self, word: u64) -> u32 {
+        assert!(self.n <= 64, "code wider than 64 bits");
         (self.linear_syndrome(word & mask(self.n)) ^ self.coset) as u32
     }
 
-    /// Turns a syndrome into a verdict for a word whose data is `data`.
-    /// `flip_data` flips data bit `p` (`p < k`) of `data`.
+    /// Turns a syndrome into a verdict for a word whose data bits are
+    /// `data`: clean for 0, corrected (data bit `p` flipped back if `p <
+    /// k`) for the column of bit `p`, uncorrectable for any other value,
+    /// including values above `0xFF`.
     #[inline(always)]
     pub const fn verdict(&self, syndrome: u32, data: u64) -> Decoded {
         if syndrome == 0 {
@@ -241,7 +263,11 @@ impl Matrix {
         }
     }
 
-    /// Decodes a word of at most 64 codeword bits.
+    /// Decodes a word of at most 64 codeword bits (bits at and above
+    /// `code_bits()` ignored).
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits.
     #[inline(always)]
     pub const fn decode(&self, word: u64) -> Decoded {
         self.verdict(self.syndrome(word), word & mask(self.k))
@@ -253,15 +279,21 @@ impl Matrix {
     /// If `i >= data_bits()` or the code is wider than 64 bits.
     #[inline(always)]
     pub const fn delta(&self, i: u32) -> u64 {
-        assert!(i < self.k && self.n <= 64, "data bit out of range");
+        assert!(self.n <= 64, "code wider than 64 bits");
+        assert!(i < self.k, "data bit out of range");
         self.deltas[i as usize]
     }
 
     /// The codeword change that flips every data bit set in `mask`: two
     /// lookups for a contiguous run of bits (what range updates use), one
-    /// per byte otherwise.
+    /// per byte otherwise. Bits of `m` at and above `data_bits()` are
+    /// ignored.
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits.
     #[inline(always)]
     pub const fn delta_mask(&self, m: u64) -> u64 {
+        assert!(self.n <= 64, "code wider than 64 bits");
         let d = m & mask(self.k);
         let check = if d != 0 && d.wrapping_add(d & d.wrapping_neg()) & d == 0 {
             let lo = d.trailing_zeros() as usize;
