@@ -75,6 +75,9 @@ pub trait Keying: Send + Sync + 'static {
 
     /// The key of the words `w` with `w % period() == class`: a scan that
     /// walks the words in order steps `class` instead of dividing.
+    ///
+    /// # Panics
+    /// May panic if `class >= period()` ([`AddressKeyed`] does).
     fn key_of_class<C: LaneCode>(class: usize) -> u64 {
         Self::key::<C>(class)
     }
@@ -287,7 +290,8 @@ impl Keying for AddressKeyed {
     }
     #[inline(always)]
     fn key_of_class<C: LaneCode>(class: usize) -> u64 {
-        KeyTable::<C>::WORDS[class]
+        // Bounded by the period, not the table's size: one bounds check.
+        KeyTable::<C>::WORDS[..KeyTable::<C>::M][class]
     }
 }
 

@@ -203,3 +203,21 @@ fn even_is_the_last_key_at_the_end() {
 fn coset_past_the_period_panics() {
     AddressKeyed::coset::<Secded64>(63);
 }
+
+#[test]
+#[should_panic(expected = "index out of bounds")]
+fn key_of_class_past_the_period_panics() {
+    // Within the key table's 128 entries, but past the 63 keys.
+    <AddressKeyed as Keying>::key_of_class::<Secded64>(63);
+}
+
+#[test]
+fn key_of_class_is_the_key_of_its_words() {
+    let period = <AddressKeyed as Keying>::period::<Secded64>();
+    for w in 0..3 * period {
+        assert_eq!(
+            <AddressKeyed as Keying>::key_of_class::<Secded64>(w % period),
+            <AddressKeyed as Keying>::key::<Secded64>(w)
+        );
+    }
+}
