@@ -98,6 +98,17 @@ pub(crate) fn shares(weights: &Weights, tallies: &[(Class, Tally)]) -> Option<Sh
         s.miscorrected += w * t.miscorrected as f64 / n;
         s.silent_upper += w * wilson(t.silent, t.trials.max(1)).1;
     }
+    // Sums of weighted fractions can round a hair past 1.
+    for x in [
+        &mut s.corrected,
+        &mut s.detected,
+        &mut s.masked,
+        &mut s.silent,
+        &mut s.miscorrected,
+        &mut s.silent_upper,
+    ] {
+        *x = x.min(1.0);
+    }
     Some(s)
 }
 
