@@ -7,12 +7,15 @@
 //! cargo run --release --example campaign             # over a minute on 2 cores (docs/safety.md)
 //! cargo run --release --example campaign -- --quick  # a few seconds
 //! cargo run --release --example campaign -- --threads 1 --seed 7  # exactly reproducible
+//! cargo run --release --example campaign -- --mix field  # only the classes the field weights use
 //! ```
 
 #[path = "campaign/classify.rs"]
 mod classify;
 #[path = "campaign/faults.rs"]
 mod faults;
+#[path = "campaign/field.rs"]
+mod field;
 #[path = "campaign/report.rs"]
 mod report;
 #[path = "campaign/rng.rs"]
@@ -25,6 +28,7 @@ mod trial;
 use clap::Parser;
 use classify::Outcome;
 use faults::{Class, CLASSES};
+use field::Weights;
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Run, SchemeResult, Tally};
 use rng::Rng;
@@ -98,6 +102,26 @@ struct Args {
     /// Exit nonzero if a requirement in REQUIREMENTS fails (CI).
     #[arg(long)]
     check: bool,
+    /// Which classes to run: all of them (or those of --classes), or only
+    /// those the field weights use (`field`). Either way, when every
+    /// weighted class has run, each scheme's field-weighted outcome is
+    /// reported.
+    #[arg(long, value_enum, default_value_t = Mix::All)]
+    mix: Mix,
+    /// The field weights: a JSON object of class weights [default: the
+    /// built-in examples/campaign/field_weights.json; sources in
+    /// docs/safety.md].
+    #[arg(long)]
+    weights: Option<PathBuf>,
+}
+
+/// The `--mix` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mix {
+    /// Every class (or those of --classes).
+    All,
+    /// The classes with a positive field weight.
+    Field,
 }
 
 /// What `--check` requires of a run.
@@ -109,6 +133,9 @@ enum Need {
     AllCorrected,
     /// Every trial detected.
     AllDetected,
+    /// Every trial silent or masked: a scheme with no redundancy neither
+    /// corrects nor detects.
+    SilentOrMasked,
 }
 
 /// The CI's requirements: (scheme, class, what). One line each.
@@ -127,6 +154,18 @@ const REQUIREMENTS: &[(&str, &str, Need)] = &[
     ("ecc64b", "burst4_word", Need::AllDetected),
     ("ecc64b", "word_zero", Need::NoSilent),
     ("ecc64b", "word_ones", Need::NoSilent),
+    // Issue 16: the DRAM classes. The plain bitmap cannot see them; the
+    // dual bitmap detects every device, row and column fault, each
+    // confined to one of its two allocations (docs/safety.md).
+    ("plain", "chip_x4_line", Need::SilentOrMasked),
+    ("plain", "chip_x8_line", Need::SilentOrMasked),
+    ("plain", "row_x8", Need::SilentOrMasked),
+    ("plain", "column", Need::SilentOrMasked),
+    ("plain", "address_bit", Need::SilentOrMasked),
+    ("dual", "chip_x4_line", Need::AllDetected),
+    ("dual", "chip_x8_line", Need::AllDetected),
+    ("dual", "row_x8", Need::AllDetected),
+    ("dual", "column", Need::AllDetected),
 ];
 
 fn main() -> ExitCode {
@@ -156,7 +195,28 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
             })
             .collect::<Result<_, _>>()?
     };
-    let classes: Vec<(usize, Class)> = if args.classes.is_empty() {
+    let (weights, weights_file) = match &args.weights {
+        None => (
+            Weights::parse(field::DEFAULT_WEIGHTS)?,
+            field::DEFAULT_WEIGHTS_PATH.to_string(),
+        ),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--weights {}: {e}", path.display()))?;
+            (Weights::parse(&text)?, path.display().to_string())
+        }
+    };
+    let classes: Vec<(usize, Class)> = if args.mix == Mix::Field {
+        if !args.classes.is_empty() {
+            return Err("--mix field runs the weighted classes: drop --classes".into());
+        }
+        let weighted = weights.classes();
+        CLASSES
+            .into_iter()
+            .enumerate()
+            .filter(|(_, c)| weighted.contains(c))
+            .collect()
+    } else if args.classes.is_empty() {
         CLASSES.into_iter().enumerate().collect()
     } else {
         args.classes
@@ -242,6 +302,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         ops_per_thread: OPS,
         command: command_line(),
         schemes: results,
+        weights,
+        weights_file,
     };
     print!("{}", report::terminal(&run));
     write(
@@ -324,8 +386,9 @@ impl Watchdog {
                     continue;
                 }
                 let scheme = SCHEMES.iter().find(|s| s.name == c.scheme).unwrap();
-                let words = (scheme.make)(workload.pages).storage_words();
-                let plan = trial::plan(c.class, &workload, words, c.seed);
+                let map = (scheme.make)(workload.pages);
+                let words = map.storage_words();
+                let plan = trial::plan(c.class, &workload, &(scheme.allocations)(&*map), c.seed);
                 eprintln!(
                     "\ncampaign: HANG: {} {} trial {} (seed {:#x}): no operation has returned \
                      for {} s; its fault: {:?} (the map has {words} storage words), landing \
@@ -401,6 +464,10 @@ fn check(run: &Run) -> bool {
             (Some(t), Need::AllDetected) if t.detected < t.trials => {
                 Some(format!("{} of {} trials detected", t.detected, t.trials))
             }
+            (Some(t), Need::SilentOrMasked) if t.silent + t.masked < t.trials => Some(format!(
+                "{} corrected and {} detected of {} trials",
+                t.corrected, t.detected, t.trials
+            )),
             _ => None,
         };
         if let Some(why) = fail {
@@ -453,6 +520,34 @@ mod tests {
         assert!(all(
             &outcomes("dual", Class::SingleBit, 30, 2),
             Outcome::Detected
+        ));
+    }
+
+    #[test]
+    fn dual_detects_every_device_row_and_column_fault() {
+        for class in [
+            Class::ChipX4Line,
+            Class::ChipX8Line,
+            Class::RowX8,
+            Class::Column,
+        ] {
+            let v = outcomes("dual", class, 20, 2);
+            assert!(all(&v, Outcome::Detected), "{}: {v:?}", class.name());
+        }
+    }
+
+    #[test]
+    fn the_striped_map_rebuilds_a_misdirected_line_and_the_keyed_map_detects_it() {
+        // Eight words of a line copied a power of two lines away: each has
+        // another key (8 * 2^k is never a multiple of 63), and each is in
+        // its own parity group.
+        assert!(all(
+            &outcomes("ecc64k", Class::AddressBit, 20, 1),
+            Outcome::Detected
+        ));
+        assert!(all(
+            &outcomes("ecc64s", Class::AddressBit, 20, 1),
+            Outcome::Corrected
         ));
     }
 
@@ -522,21 +617,30 @@ mod tests {
             ..Tally::default()
         };
         let detected = tally(0, 0, 0);
-        // ecc64 with `single_bit` as given, ecc64b with `burst3_word` as
-        // given, every other cell all detected; `skip` not run.
+        let silent = tally(10, 0, 0);
+        // Every cell `usual`, but `class` as given; `skip` not run.
         let scheme =
-            |name: &'static str, class: Class, t: &Tally, skip: Option<Class>| SchemeResult {
-                name,
-                bits_per_page: 1.0,
-                ops: 0,
-                busy: Duration::ZERO,
-                classes: CLASSES
-                    .into_iter()
-                    .filter(|&c| Some(c) != skip)
-                    .map(|c| (c, if c == class { t } else { &detected }.clone()))
-                    .collect(),
+            |name: &'static str, usual: &Tally, class: Class, t: &Tally, skip: Option<Class>| {
+                SchemeResult {
+                    name,
+                    bits_per_page: 1.0,
+                    ops: 0,
+                    busy: Duration::ZERO,
+                    classes: CLASSES
+                        .into_iter()
+                        .filter(|&c| Some(c) != skip)
+                        .map(|c| (c, if c == class { t } else { usual }.clone()))
+                        .collect(),
+                }
             };
-        let run = |single_bit: Tally, burst3: Tally, skip: Option<Class>| Run {
+        // ecc64 with `single_bit` as given, ecc64b with `burst3_word`,
+        // plain (otherwise all silent) with `row_x8`, dual (otherwise all
+        // detected) with `chip_x8_line`.
+        let run = |single_bit: Tally,
+                   burst3: Tally,
+                   plain_row: Tally,
+                   dual_chip: Tally,
+                   skip: Option<Class>| Run {
             seed: 0,
             trials: 10,
             threads: 1,
@@ -544,26 +648,68 @@ mod tests {
             ops_per_thread: OPS,
             command: String::new(),
             schemes: vec![
-                scheme("ecc64", Class::SingleBit, &single_bit, skip),
-                scheme("ecc64b", Class::Burst3Word, &burst3, None),
+                scheme("ecc64", &detected, Class::SingleBit, &single_bit, skip),
+                scheme("ecc64b", &detected, Class::Burst3Word, &burst3, None),
+                scheme("plain", &silent, Class::RowX8, &plain_row, None),
+                scheme("dual", &detected, Class::ChipX8Line, &dual_chip, None),
             ],
+            weights: Weights::parse(field::DEFAULT_WEIGHTS).unwrap(),
+            weights_file: String::new(),
         };
         let good = tally(0, 10, 0);
-        assert!(check(&run(good.clone(), detected.clone(), None)));
+        let ok = |single_bit: Tally| {
+            run(
+                single_bit,
+                detected.clone(),
+                tally(7, 0, 3),
+                detected.clone(),
+                None,
+            )
+        };
+        assert!(check(&ok(good.clone())));
+        assert!(!check(&ok(tally(1, 9, 0))), "a silent single_bit trial");
         assert!(
-            !check(&run(tally(1, 9, 0), detected.clone(), None)),
-            "a silent single_bit trial"
-        );
-        assert!(
-            !check(&run(tally(0, 9, 0), detected.clone(), None)),
+            !check(&ok(tally(0, 9, 0))),
             "a single_bit trial detected, not corrected"
         );
         assert!(
-            !check(&run(good.clone(), tally(0, 0, 1), None)),
+            !check(&run(
+                good.clone(),
+                tally(0, 0, 1),
+                silent.clone(),
+                detected.clone(),
+                None
+            )),
             "an ecc64b burst3_word trial masked, not detected"
         );
         assert!(
-            !check(&run(good, detected.clone(), Some(Class::WordOnes))),
+            !check(&run(
+                good.clone(),
+                detected.clone(),
+                tally(9, 0, 0),
+                detected.clone(),
+                None
+            )),
+            "a plain row_x8 trial detected"
+        );
+        assert!(
+            !check(&run(
+                good.clone(),
+                detected.clone(),
+                silent.clone(),
+                tally(1, 0, 0),
+                None
+            )),
+            "a dual chip_x8_line trial silent"
+        );
+        assert!(
+            !check(&run(
+                good,
+                detected.clone(),
+                silent.clone(),
+                detected.clone(),
+                Some(Class::WordOnes)
+            )),
             "word_ones not run"
         );
     }

@@ -3,6 +3,7 @@
 
 use crate::classify::Outcome;
 use crate::faults::Class;
+use crate::field::{self, Shares, Weights};
 use crate::trial::Trial;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -66,6 +67,113 @@ pub(crate) struct Run {
     pub(crate) ops_per_thread: usize,
     pub(crate) command: String,
     pub(crate) schemes: Vec<SchemeResult>,
+    /// The field weights and where they were read from.
+    pub(crate) weights: Weights,
+    pub(crate) weights_file: String,
+}
+
+impl Run {
+    /// Each scheme's field-weighted outcome; empty if a class with a
+    /// positive weight was not run.
+    pub(crate) fn field(&self) -> Vec<(&'static str, Shares)> {
+        self.schemes
+            .iter()
+            .map_while(|s| Some((s.name, field::shares(&self.weights, &s.classes)?)))
+            .collect()
+    }
+
+    /// The weighted classes this run lacks.
+    fn field_missing(&self) -> Vec<&'static str> {
+        let run = classes(self);
+        self.weights
+            .classes()
+            .into_iter()
+            .filter(|c| !run.contains(c))
+            .map(Class::name)
+            .collect()
+    }
+}
+
+/// A fraction of 1 as a percentage: one decimal, or two where one would
+/// round a share that is not 0 or 1 to "0.0" or "100.0".
+fn pct_f(x: f64) -> String {
+    let p = 100.0 * x;
+    let one = format!("{p:.1}");
+    if (0.0 < x && x < 1.0) && (one == "0.0" || one == "100.0") {
+        format!("{p:.2}%")
+    } else {
+        format!("{one}%")
+    }
+}
+
+/// The field-weighted block of the terminal and Markdown reports: one row
+/// per scheme (Markdown table rows when `md`).
+fn field_rows(run: &Run, md: bool) -> String {
+    let mut out = String::new();
+    let field = run.field();
+    if field.is_empty() {
+        let _ = writeln!(
+            out,
+            "No field-weighted outcome: classes with a positive weight not run: {}.",
+            run.field_missing().join(", ")
+        );
+        return out;
+    }
+    let head = [
+        "scheme",
+        "corrected",
+        "detected",
+        "masked",
+        "silent",
+        "silent per million faults",
+        "at most (95% per class)",
+    ];
+    let rows: Vec<[String; 7]> = field
+        .iter()
+        .map(|(name, f)| {
+            [
+                name.to_string(),
+                pct_f(f.corrected),
+                pct_f(f.detected),
+                pct_f(f.masked),
+                pct_f(f.silent),
+                format!("{:.0}", f.silent * 1e6),
+                format!("{:.0}", f.silent_upper * 1e6),
+            ]
+        })
+        .collect();
+    if md {
+        let _ = writeln!(out, "| {} |", head.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(head.len() - 1));
+        for r in &rows {
+            let _ = writeln!(out, "| {} |", r.join(" | "));
+        }
+    } else {
+        let w = [8, 11, 10, 9, 9, 27, 0];
+        let line = |cells: &mut dyn Iterator<Item = &str>| {
+            let mut l = String::new();
+            for (c, w) in cells.zip(w) {
+                let _ = write!(l, "{c:<w$}");
+            }
+            l.trim_end().to_string()
+        };
+        let _ = writeln!(out, "{}", line(&mut head.iter().copied()));
+        for r in &rows {
+            let _ = writeln!(out, "{}", line(&mut r.iter().map(String::as_str)));
+        }
+    }
+    out
+}
+
+/// The weights, as `class w, ...` (positive weights only).
+fn weights_line(run: &Run) -> String {
+    run.weights
+        .all()
+        .iter()
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(c, w)| format!("{} {}", c.name(), pct_f(*w)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The Wilson score interval (95%) of `k` successes in `n` trials.
@@ -191,6 +299,13 @@ pub(crate) fn terminal(run: &Run) -> String {
             format!("{:.2e}", s.ops_per_sec())
         );
     }
+    let _ = writeln!(
+        out,
+        "\nField-weighted outcome (weights from {}: {}):",
+        run.weights_file,
+        weights_line(run)
+    );
+    out.push_str(&field_rows(run, false));
     out
 }
 
@@ -206,6 +321,14 @@ pub(crate) fn markdown(run: &Run) -> String {
          {} operations per thread.\n",
         run.seed, run.trials, run.threads, run.pages, run.ops_per_thread
     );
+    let _ = writeln!(
+        out,
+        "Field-weighted outcome per scheme (weights from `{}`: {}):\n",
+        run.weights_file,
+        weights_line(run)
+    );
+    out.push_str(&field_rows(run, true));
+    let _ = writeln!(out);
     let _ = writeln!(
         out,
         "Silent share (of which miscorrected), per class and scheme:\n"
@@ -267,9 +390,13 @@ pub(crate) fn markdown(run: &Run) -> String {
 }
 
 /// The JSON report. The keys the issue fixes come first; `threads`,
-/// `pages`, `ops_per_thread` and each class's `false_alarms` are additions.
+/// `pages`, `ops_per_thread` and each class's `false_alarms` are additions,
+/// and so are (issue 16) each scheme's `field` (its field-weighted outcome,
+/// fractions of 1; absent when a weighted class was not run) and the
+/// top-level `field_weights` (every class's weight, summing to 1).
 pub(crate) fn json(run: &Run) -> serde_json::Value {
-    json!({
+    let field = run.field();
+    let mut v = json!({
         "seed": run.seed,
         "trials": run.trials,
         "schemes": run.schemes.iter().map(|s| json!({
@@ -290,7 +417,28 @@ pub(crate) fn json(run: &Run) -> serde_json::Value {
         "threads": run.threads,
         "pages": run.pages,
         "ops_per_thread": run.ops_per_thread,
-    })
+    });
+    for (scheme, (_, f)) in v["schemes"]
+        .as_array_mut()
+        .expect("schemes array")
+        .iter_mut()
+        .zip(&field)
+    {
+        scheme["field"] = json!({
+            "corrected": f.corrected,
+            "detected": f.detected,
+            "masked": f.masked,
+            "silent": f.silent,
+        });
+    }
+    v["field_weights"] = run
+        .weights
+        .all()
+        .iter()
+        .map(|(c, w)| (c.name().to_string(), json!(w)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    v
 }
 
 /// Colours of corrected, detected, masked, silent; miscorrected is drawn
@@ -304,11 +452,41 @@ const COLOURS: [RGBColor; 4] = [
 const MISCORRECTED: RGBColor = RGBColor(128, 0, 0);
 
 /// The SVG chart: one panel per class, a stacked bar of outcome shares per
-/// scheme.
+/// scheme; then, if the run has every weighted class, a panel of the
+/// field-weighted outcome.
 pub(crate) fn svg(run: &Run, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let classes = classes(run);
+    // Per panel: its caption, and per scheme the shares (in %) of
+    // corrected, detected, masked, silent, and miscorrected.
+    let mut panels: Vec<(String, Vec<[f64; 5]>)> = classes(run)
+        .iter()
+        .enumerate()
+        .map(|(ci, class)| {
+            let bars = run
+                .schemes
+                .iter()
+                .map(|s| {
+                    let t = &s.classes[ci].1;
+                    let share = |k: u64| 100.0 * k as f64 / t.trials.max(1) as f64;
+                    [t.corrected, t.detected, t.masked, t.silent, t.miscorrected].map(share)
+                })
+                .collect();
+            (class.name().to_string(), bars)
+        })
+        .collect();
+    let field = run.field();
+    if !field.is_empty() {
+        panels.push((
+            "field-weighted (all classes, weighted as in the field)".to_string(),
+            field
+                .iter()
+                .map(|(_, f)| {
+                    [f.corrected, f.detected, f.masked, f.silent, f.miscorrected].map(|x| 100.0 * x)
+                })
+                .collect(),
+        ));
+    }
     let cols = 2;
-    let rows = classes.len().div_ceil(cols).max(1);
+    let rows = panels.len().div_ceil(cols).max(1);
     let n = run.schemes.len();
     let panel_h = 40 + 22 * n as u32;
     let (width, head) = (1100u32, 70u32);
@@ -341,10 +519,12 @@ pub(crate) fn svg(run: &Run, path: &Path) -> Result<(), Box<dyn std::error::Erro
         ))?;
     }
     let names: Vec<&str> = run.schemes.iter().map(|s| s.name).collect();
-    for (ci, area) in body.split_evenly((rows, cols)).iter().enumerate() {
-        let Some(class) = classes.get(ci) else { break };
+    for (pi, area) in body.split_evenly((rows, cols)).iter().enumerate() {
+        let Some((caption, bars)) = panels.get(pi) else {
+            break;
+        };
         let mut chart = ChartBuilder::on(area)
-            .caption(class.name(), ("sans-serif", 15))
+            .caption(caption, ("sans-serif", 15))
             .margin(6)
             .margin_right(24)
             .x_label_area_size(18)
@@ -366,10 +546,7 @@ pub(crate) fn svg(run: &Run, path: &Path) -> Result<(), Box<dyn std::error::Erro
                 _ => String::new(),
             })
             .draw()?;
-        for (si, s) in run.schemes.iter().enumerate() {
-            let t = &s.classes[ci].1;
-            let share = |k: u64| 100.0 * k as f64 / t.trials.max(1) as f64;
-            let parts = [t.corrected, t.detected, t.masked, t.silent];
+        for (si, shares) in bars.iter().enumerate() {
             let mut x = 0.0;
             let row = n - 1 - si;
             let (y0, y1) = (SegmentValue::Exact(row), SegmentValue::Exact(row + 1));
@@ -378,16 +555,15 @@ pub(crate) fn svg(run: &Run, path: &Path) -> Result<(), Box<dyn std::error::Erro
                 r.set_margin(3, 3, 0, 0);
                 std::iter::once(r)
             };
-            for (k, colour) in parts.iter().zip(COLOURS) {
-                let w = share(*k);
+            for (&w, colour) in shares[..4].iter().zip(COLOURS) {
                 if w > 0.0 {
                     chart.draw_series(bar(x, x + w, colour))?;
                 }
                 x += w;
             }
-            if t.miscorrected > 0 {
-                let x0 = share(t.corrected + t.detected + t.masked);
-                chart.draw_series(bar(x0, x0 + share(t.miscorrected), MISCORRECTED))?;
+            if shares[4] > 0.0 {
+                let x0 = shares[0] + shares[1] + shares[2];
+                chart.draw_series(bar(x0, x0 + shares[4], MISCORRECTED))?;
             }
         }
     }
@@ -418,5 +594,52 @@ mod tests {
         assert_eq!(cell(5, 10), "50.0% 5/10 [23.7-76.3]");
         assert_eq!(cell(1999, 2000), "99.95% 1999/2000 [99.7-100.0]");
         assert_eq!(cell(1, 3000), "0.03% 1/3000 [0.0-0.2]");
+    }
+
+    #[test]
+    fn json_adds_the_field_outcome_and_weights_and_keeps_the_rest() {
+        use crate::faults::CLASSES;
+        let t = |corrected, silent| Tally {
+            trials: 4,
+            corrected,
+            silent,
+            detected: 4 - corrected - silent,
+            ..Tally::default()
+        };
+        let scheme = |name, classes: &[Class]| SchemeResult {
+            name,
+            bits_per_page: 1.0,
+            ops: 1,
+            busy: Duration::from_secs(1),
+            classes: classes.iter().map(|&c| (c, t(3, 1))).collect(),
+        };
+        let mut run = Run {
+            seed: 1,
+            trials: 4,
+            threads: 1,
+            pages: 64,
+            ops_per_thread: 1,
+            command: String::new(),
+            schemes: vec![scheme("a", &CLASSES), scheme("b", &CLASSES)],
+            weights: Weights::parse(r#"{"single_bit": 1, "row_x8": 3}"#).unwrap(),
+            weights_file: String::new(),
+        };
+        let v = json(&run);
+        let w = v["field_weights"].as_object().unwrap();
+        assert_eq!(w.len(), CLASSES.len());
+        assert_eq!(w["row_x8"], 0.75);
+        assert_eq!(w.values().map(|x| x.as_f64().unwrap()).sum::<f64>(), 1.0);
+        for s in v["schemes"].as_array().unwrap() {
+            assert_eq!(s["field"]["corrected"], 0.75);
+            assert_eq!(s["field"]["silent"], 0.25);
+            assert_eq!(s["classes"].as_array().unwrap().len(), CLASSES.len());
+            assert_eq!(s["classes"][0]["silent"], 1);
+        }
+        // Without a weighted class, no field outcome (and the rest as is).
+        run.schemes = vec![scheme("a", &[Class::SingleBit])];
+        let v = json(&run);
+        assert!(v["schemes"][0].get("field").is_none());
+        assert_eq!(v["schemes"][0]["classes"][0]["corrected"], 3);
+        assert!(field_rows(&run, false).contains("row_x8"));
     }
 }

@@ -11,17 +11,24 @@ use eccmap::{
 pub(crate) trait Map: PageState + FaultInjection {}
 impl<T: PageState + FaultInjection> Map for T {}
 
-/// A scheme: its name in the reports and JSON, and how to build a map of
-/// `n` free pages.
+/// A scheme: its name in the reports and JSON, how to build a map of `n`
+/// free pages, and how its storage words are split into allocations.
 pub(crate) struct Scheme {
     pub(crate) name: &'static str,
     pub(crate) make: fn(usize) -> Box<dyn Map>,
+    /// The sizes, in storage words and in storage order, of the separate
+    /// allocations a map's storage is made of: where the DRAM fault classes
+    /// can reach (docs/safety.md). One allocation unless the scheme says
+    /// otherwise ([`Scheme::in_allocations`]).
+    pub(crate) allocations: fn(&dyn Map) -> Vec<usize>,
 }
 
 /// Every scheme, in report order.
 pub(crate) const SCHEMES: &[Scheme] = &[
     Scheme::new("plain", |n| Box::new(PlainBitmap::with_pages(n))),
-    Scheme::new("dual", |n| Box::new(DualBitmap::with_pages(n))),
+    // Primary words, then the complement's, in two allocations.
+    Scheme::new("dual", |n| Box::new(DualBitmap::with_pages(n)))
+        .in_allocations(|m| vec![m.storage_words() / 2; 2]),
     Scheme::new("ecc64", ecc::<Secded64>),
     Scheme::new("ecc32", ecc::<Secded32>),
     Scheme::new("ecc8_4", ecc::<Hamming84>),
@@ -30,7 +37,11 @@ pub(crate) const SCHEMES: &[Scheme] = &[
     Scheme::new("ecc64k", |n| {
         Box::new(KeyedEccBitmap::<Secded64>::with_pages(n))
     }),
-    Scheme::new("ecc64s", |n| Box::new(StripedBitmap::with_pages(n))),
+    // Data words, then the parity words, in two allocations.
+    Scheme::new("ecc64s", |n| Box::new(StripedBitmap::with_pages(n))).in_allocations(|m| {
+        let parity = StripedBitmap::parity_words_for(m.pages());
+        vec![m.storage_words() - parity, parity]
+    }),
 ];
 
 /// An [`EccBitmap`] of `n` pages with the code `C`.
@@ -40,7 +51,19 @@ fn ecc<C: LaneCode>(n: usize) -> Box<dyn Map> {
 
 impl Scheme {
     const fn new(name: &'static str, make: fn(usize) -> Box<dyn Map>) -> Scheme {
-        Scheme { name, make }
+        Scheme {
+            name,
+            make,
+            allocations: |m| vec![m.storage_words()],
+        }
+    }
+
+    /// The same scheme, its storage split into allocations by `f`.
+    const fn in_allocations(self, f: fn(&dyn Map) -> Vec<usize>) -> Scheme {
+        Scheme {
+            allocations: f,
+            ..self
+        }
     }
 }
 
@@ -177,5 +200,31 @@ mod tests {
         assert_eq!(bits_per_page(by("dual"), 1 << 16), 2.0);
         let ecc = bits_per_page(by("ecc64"), 57 * 1000);
         assert!((ecc - 64.0 / 57.0).abs() < 1e-12, "{ecc}");
+    }
+
+    #[test]
+    fn allocations_cover_the_storage_and_split_the_two_maps_that_have_two() {
+        for s in SCHEMES {
+            let map = (s.make)(32768);
+            let a = (s.allocations)(&*map);
+            assert_eq!(a.iter().sum::<usize>(), map.storage_words(), "{}", s.name);
+            assert!(a.iter().all(|&n| n > 0), "{}", s.name);
+            let want = match s.name {
+                "dual" => vec![512, 512],
+                "ecc64s" => {
+                    let parity = StripedBitmap::parity_words_for(32768);
+                    vec![map.storage_words() - parity, parity]
+                }
+                _ => vec![map.storage_words()],
+            };
+            assert_eq!(a, want, "{}", s.name);
+        }
+        // The dual bitmap's second allocation starts with the word that
+        // holds the same pages as the first's first word.
+        let s = SCHEMES.iter().find(|s| s.name == "dual").unwrap();
+        let map = (s.make)(32768);
+        let l = Layout::discover(&*map);
+        let split = (s.allocations)(&*map)[0];
+        assert_eq!(l.pages_of(&[0], 32768), l.pages_of(&[split], 32768));
     }
 }

@@ -335,12 +335,13 @@ pub(crate) struct Plan {
     pub(crate) rng: Rng,
 }
 
-/// The plan of a trial of `class` with `seed` on a map of `storage_words`
-/// words: also how a hung trial is described without running it again.
-pub(crate) fn plan(class: Class, w: &Workload, storage_words: usize, seed: u64) -> Plan {
+/// The plan of a trial of `class` with `seed` on a map whose storage is
+/// made of allocations of `allocations` words (see [`Fault::place`]): also
+/// how a hung trial is described without running it again.
+pub(crate) fn plan(class: Class, w: &Workload, allocations: &[usize], seed: u64) -> Plan {
     let mut rng = Rng::new(seed);
     let model = (0..w.pages).map(|_| rng.percent(50)).collect();
-    let fault = Fault::place(class, storage_words, &mut rng);
+    let fault = Fault::place(class, allocations, &mut rng);
     let inject_at = w.ops / 10 + rng.below(w.ops * 8 / 10);
     Plan {
         model,
@@ -367,7 +368,7 @@ pub(crate) fn run(
         fault,
         inject_at,
         mut rng,
-    } = plan(class, w, map.storage_words(), seed);
+    } = plan(class, w, &(scheme.allocations)(map), seed);
 
     let mut workers: Vec<Worker> = (0..w.threads)
         .map(|t| Worker {
