@@ -14,7 +14,7 @@
 //! | (64,57) SECDED | [`Secded64`] | 57 | 7 | 12.3% | 1 bit | 2 bits |
 //! | (64,56) burst SECDED | [`Secded64Burst`] | 56 | 8 | 14.3% | 1 bit | 2 bits, adjacent 3- and 4-bit bursts |
 //! | (72,64) Hsiao | [`Hsiao72`] | 64 | 8 | 12.5% | 1 bit | 2 bits, 44% of 3 bits |
-//! | (128,112) shortened cyclic | [`Secded128`] | 112 | 16 | 14.3% | 1 bit | 2 to 4 bits, x8-device errors, bursts within 16 bits |
+//! | (128,112) shortened cyclic | [`Secded128`] | 112 | 16 | 14.3% | 1 bit | 2 to 4 bits, x4-device errors, bursts within 11 bits; never silent on x8-device errors or bursts within 16 bits |
 //!
 //! Layout: every [`LaneCode`] is systematic, with data in codeword bits
 //! `0..DATA_BITS` and check bits in `DATA_BITS..CODE_BITS`. Check bit `j` has

@@ -285,13 +285,15 @@ enum Imp {
 /// in `codes/tests/secded128.rs`):
 /// - every 1-bit error is corrected; every 2-, 3- and 4-bit error is
 ///   detected, never miscorrected (distance 6);
-/// - every error confined to one x8 DRAM device is detected, the word being
-///   two 64-bit bus beats: device `c` holds bits `8c..8c+8` and
-///   `64+8c..64+8c+8`, and its 16 columns are linearly independent;
+/// - every error confined to one x8 DRAM device has a nonzero syndrome
+///   (never silent), the word being two 64-bit bus beats: device `c` holds
+///   bits `8c..8c+8` and `64+8c..64+8c+8`, and its 16 columns are linearly
+///   independent;
 /// - every error confined to one x4 device (bits `4c..4c+4` and
 ///   `64+4c..64+4c+4`) is corrected (one bit) or detected, never miscorrected;
-/// - every burst within 16 adjacent bits is detected (a cyclic code's
-///   property); a burst within 11 adjacent bits is never miscorrected.
+/// - every burst within 16 adjacent bits has a nonzero syndrome (a cyclic
+///   code's property); a burst within 11 adjacent bits is never
+///   miscorrected.
 ///
 /// Limits no (128,112) code beats: a single-error-correcting decoder
 /// miscorrects 112 of the 65,535 error patterns of each x8 device; the

@@ -123,7 +123,8 @@ fn verdicts() -> &'static [Verdict] {
 #[test]
 fn the_fast_path_runs_where_the_cpu_has_it() {
     assert_eq!(Secded128::portable().backend(), Backend::Portable);
-    #[cfg(target_arch = "x86_64")]
+    // Run-time detection needs the `std` feature (on by default).
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
     if std::is_x86_feature_detected!("pclmulqdq") {
         assert_eq!(Secded128::new().backend(), Backend::Clmul);
     }
@@ -339,7 +340,8 @@ fn every_x4_device_error() {
 
 /// Every burst within 16 adjacent bits (first and last flipped bit at most
 /// 15 apart, anything between) has a nonzero syndrome; those within 11 bits
-/// are never miscorrected; 12 is where miscorrection starts.
+/// are never miscorrected; 12 is where miscorrection starts (counts by span
+/// quoted in docs/codes.md).
 #[test]
 fn every_burst_within_16_bits() {
     let v = verdicts();

@@ -9,10 +9,7 @@
 //! `#[target_feature]` function goes through a `Clmul`.
 
 use super::constants::{FOLD64, GEN, MU79};
-use core::arch::x86_64::{
-    __m128i, _mm_clmulepi64_si128, _mm_cvtsi128_si32, _mm_move_epi64, _mm_set_epi64x,
-    _mm_slli_epi64, _mm_srli_si128, _mm_xor_si128,
-};
+use core::arch::x86_64::{__m128i, _mm_set_epi64x};
 
 /// Proof that the running CPU has `pclmulqdq` and `sse2`. The private field
 /// keeps every other module from building one.
@@ -51,22 +48,51 @@ impl Clmul {
 ///    high 64 bits of `(floor(a / x^16)·x)·mu`;
 /// 3. the remainder: the low 16 bits of `a + q·g`.
 ///
+/// Inline assembly rather than a `#[target_feature]` function, so that it
+/// inlines into every caller (a target-feature function cannot be inlined
+/// into code built without the feature, and the call would cost more than
+/// the arithmetic).
+///
 /// # Safety
 /// The CPU must support `pclmulqdq` and `sse2`.
-#[target_feature(enable = "pclmulqdq,sse2")]
-#[inline]
+#[inline(always)]
 unsafe fn remainder(w: u128) -> u16 {
+    // The constants as 128-bit SSE values: [FOLD64, GEN] and [MU79, 0]
+    // (low qword first).
     let k: __m128i = _mm_set_epi64x(GEN as i64, FOLD64 as i64);
     let mu: __m128i = _mm_set_epi64x(0, MU79 as i64);
+    // The word as an SSE value, low qword first (x86-64 is little-endian;
+    // loaded straight from memory into a vector register where it comes
+    // from memory, with no general-purpose register round trip).
     let w: __m128i = _mm_set_epi64x((w >> 64) as i64, w as i64);
-    // h·(x^64 mod g) + l: the high qword of `w` times the low one of `k`.
-    let a = _mm_xor_si128(_mm_clmulepi64_si128::<0x01>(w, k), _mm_move_epi64(w));
-    // floor(a / x^16)·x: degree at most 63, in the low qword (the high
-    // qword of `a` holds bits 64..79, which the byte shift moves down).
-    let t = _mm_slli_epi64::<1>(_mm_srli_si128::<2>(a));
-    // q = high qword of t·mu.
-    let q = _mm_clmulepi64_si128::<0x00>(t, mu);
-    // q·g: the high qword of `q` times the high one of `k`.
-    let qg = _mm_clmulepi64_si128::<0x11>(q, k);
-    _mm_cvtsi128_si32(_mm_xor_si128(a, qg)) as u16
+    let out: u32;
+    // SAFETY (of the instructions; the caller guarantees the CPU has them):
+    // register-only SSE2 and PCLMULQDQ arithmetic, no memory access, no
+    // stack use, flags untouched.
+    unsafe {
+        core::arch::asm!(
+            // a = h·FOLD64 ^ l (`movq` between registers clears the high qword)
+            "movdqa {t}, {w}",
+            "pclmulqdq {t}, {k}, 0x01",
+            "movq {a}, {w}",
+            "pxor {a}, {t}",
+            // t = floor(a / x^16)·x
+            "movdqa {t}, {a}",
+            "psrldq {t}, 2",
+            "psllq {t}, 1",
+            // q = high qword of t·mu; then q·g
+            "pclmulqdq {t}, {mu}, 0x00",
+            "pclmulqdq {t}, {k}, 0x11",
+            "pxor {t}, {a}",
+            "movd {out:e}, {t}",
+            w = in(xmm_reg) w,
+            k = in(xmm_reg) k,
+            mu = in(xmm_reg) mu,
+            a = out(xmm_reg) _,
+            t = out(xmm_reg) _,
+            out = lateout(reg) out,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    out as u16
 }
