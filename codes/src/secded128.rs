@@ -1,7 +1,7 @@
 //! SECDED (128,112): a shortened cyclic code with distance 6 in one 128-bit
 //! word, decoded by carry-less multiplication where the CPU has it.
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod clmul;
 
 use core::fmt;
@@ -168,7 +168,10 @@ const SYS: [[u16; 256]; 2] = {
 
 /// The raw remainder of every codeword, `COSET mod g`: a word is clean
 /// exactly when its raw remainder equals this (the fast path's test).
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_feature = "sse2")),
+    allow(dead_code)
+)]
 const RAW_COSET: u16 = poly_mod((COSET_SYNDROME as u128) << K);
 
 /// Slots of the syndrome-to-position hash table (twice the columns).
@@ -210,7 +213,10 @@ const fn linear_portable(x: u128) -> u16 {
 }
 
 /// `T(r)` by two table lookups.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_feature = "sse2")),
+    allow(dead_code)
+)]
 #[inline(always)]
 const fn to_systematic(r: u16) -> u16 {
     SYS[0][(r & 0xFF) as usize] ^ SYS[1][(r >> 8) as usize]
@@ -262,7 +268,7 @@ pub enum Backend {
 #[derive(Clone, Copy)]
 enum Imp {
     Portable,
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     Clmul(clmul::Clmul),
 }
 
@@ -308,8 +314,9 @@ enum Imp {
 ///
 /// Decoding: [`Secded128::new`] picks carry-less multiplication when the CPU
 /// has it (detected at run time with the `std` feature, else when the build
-/// enables `pclmulqdq`), else the portable tables; both give the same
-/// results. [`Secded128::portable`] forces the tables.
+/// enables `pclmulqdq`; never on a target without SSE2 registers, such as
+/// the soft-float `x86_64-unknown-none`), else the portable tables; both
+/// give the same results. [`Secded128::portable`] forces the tables.
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded128.txt"), "\n```")]
@@ -360,7 +367,7 @@ impl Secded128 {
     /// The codec with the fastest syndrome this CPU runs: carry-less
     /// multiplication if available, else the portable tables.
     pub fn new() -> Secded128 {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         if let Some(c) = clmul::Clmul::detect() {
             return Secded128 { imp: Imp::Clmul(c) };
         }
@@ -376,7 +383,7 @@ impl Secded128 {
     pub fn backend(&self) -> Backend {
         match self.imp {
             Imp::Portable => Backend::Portable,
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Imp::Clmul(_) => Backend::Clmul,
         }
     }
@@ -386,7 +393,7 @@ impl Secded128 {
     fn linear(&self, x: u128) -> u16 {
         match self.imp {
             Imp::Portable => linear_portable(x),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Imp::Clmul(c) => to_systematic(c.remainder(x)),
         }
     }
@@ -410,7 +417,7 @@ impl Secded128 {
     pub fn decode(&self, word: u128) -> Decoded128 {
         match self.imp {
             Imp::Portable => Self::verdict(self.syndrome(word), word & DATA_MASK),
-            #[cfg(target_arch = "x86_64")]
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
             Imp::Clmul(c) => {
                 let r = c.remainder(word);
                 if r == RAW_COSET {
@@ -593,7 +600,10 @@ impl fmt::Display for Matrix128 {
 
 /// The Barrett constants of the fast path, derived from `g` here so that
 /// both paths come from the one definition.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg_attr(
+    not(all(target_arch = "x86_64", target_feature = "sse2")),
+    allow(dead_code)
+)]
 mod constants {
     use super::{poly_mod, poly_quotient, G};
     /// `x^64 mod g`: folds the high 64 bits onto the low ones.
