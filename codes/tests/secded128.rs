@@ -128,6 +128,14 @@ fn the_fast_path_runs_where_the_cpu_has_it() {
     if std::is_x86_feature_detected!("pclmulqdq") {
         assert_eq!(Secded128::new().backend(), Backend::Clmul);
     }
+    // Without it, a build that enables the feature statically uses it
+    // (`RUSTFLAGS="-C target-feature=+pclmulqdq"`, `--no-default-features`).
+    #[cfg(all(
+        target_arch = "x86_64",
+        not(feature = "std"),
+        target_feature = "pclmulqdq"
+    ))]
+    assert_eq!(Secded128::new().backend(), Backend::Clmul);
 }
 
 /// The code is the cyclic code of `g(x) = 0x17EFD` shortened to 128 bits,
