@@ -14,6 +14,7 @@
 //! | (64,57) SECDED | [`Secded64`] | 57 | 7 | 12.3% | 1 bit | 2 bits |
 //! | (64,56) burst SECDED | [`Secded64Burst`] | 56 | 8 | 14.3% | 1 bit | 2 bits, adjacent 3- and 4-bit bursts |
 //! | (72,64) Hsiao | [`Hsiao72`] | 64 | 8 | 12.5% | 1 bit | 2 bits, 44% of 3 bits |
+//! | (128,112) shortened cyclic | [`Secded128`] | 112 | 16 | 14.3% | 1 bit | 2 to 4 bits, x4-device errors, bursts within 11 bits; never silent on x8-device errors or bursts within 16 bits |
 //!
 //! Layout: every [`LaneCode`] is systematic, with data in codeword bits
 //! `0..DATA_BITS` and check bits in `DATA_BITS..CODE_BITS`. Check bit `j` has
@@ -42,17 +43,23 @@
 #![no_std]
 #![deny(missing_docs)]
 
+// Run-time CPU feature detection for `Secded128`.
+#[cfg(feature = "std")]
+extern crate std;
+
 mod burst;
 mod hamming;
 mod hsiao;
 mod matrix;
 mod secded;
+mod secded128;
 
 pub use burst::Secded64Burst;
 pub use hamming::{Hamming74, Hamming84};
 pub use hsiao::Hsiao72;
 pub use matrix::Matrix;
 pub use secded::{Secded32, Secded64};
+pub use secded128::{Backend, Decoded128, Matrix128, Secded128};
 
 /// The result of decoding a stored word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

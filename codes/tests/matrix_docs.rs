@@ -3,9 +3,10 @@
 //! each compiled matrix prints. Run with `BLESS=1` to rewrite the files
 //! after a deliberate change of a matrix.
 
-use eccmap_codes::{Hamming74, Hamming84, Hsiao72, LaneCode, Matrix, Secded32, Secded64};
+use eccmap_codes::{Hamming74, Hamming84, Hsiao72, LaneCode, Secded128, Secded32, Secded64};
+use std::fmt::Display;
 
-fn check(file: &str, m: &Matrix) {
+fn check(file: &str, m: &dyn Display) {
     let path = format!("{}/doc/{file}.txt", env!("CARGO_MANIFEST_DIR"));
     let printed = m.to_string();
     if std::env::var_os("BLESS").is_some() {
@@ -34,4 +35,5 @@ fn documented_matrices_are_the_compiled_ones() {
     check("secded64", Secded64::MATRIX);
     check("hsiao72", Hsiao72::MATRIX);
     check("secded64burst", eccmap_codes::Secded64Burst::MATRIX);
+    check("secded128", Secded128::MATRIX);
 }
