@@ -65,13 +65,19 @@ impl DualBitmap {
 
     /// A map of `pages` free pages over two caller-provided bitmaps of at
     /// least [`words_for(pages)`](Self::words_for) words each (keep them in
-    /// separate allocations), which it initialises.
+    /// separate allocations), which it initialises. Both sizes are checked
+    /// before anything is written: on error, it writes nothing. Taken by
+    /// unique reference, so no other map can be built over them (see
+    /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(
-        primary: &'static [AtomicU64],
-        secondary: &'static [AtomicU64],
+        primary: &'static mut [AtomicU64],
+        secondary: &'static mut [AtomicU64],
         pages: usize,
     ) -> Result<DualBitmap, StateError> {
         let n = Self::words_for(pages);
+        // Both sizes first: a failed constructor writes nothing.
+        Words::fits(primary, n)?;
+        Words::fits(secondary, n)?;
         Ok(DualBitmap {
             pages,
             primary: Words::borrowed(primary, n, |_| 0)?,
