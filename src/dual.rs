@@ -86,6 +86,16 @@ impl DualBitmap {
         })
     }
 
+    /// The secondary's half of an update whose primary half is done.
+    #[inline(always)]
+    fn follow(&self, w: usize, mask: u64, alloc: bool) {
+        if alloc {
+            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
+        } else {
+            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
+        }
+    }
+
     /// The baseline's consistency check of the bits `want` of word pair `w`:
     /// returns the primary word and the inconsistent bits among `want`.
     #[inline]
@@ -134,12 +144,32 @@ impl Engine for DualBitmap {
         // A concurrent caller may still win the same pages: the primary's
         // test-and-update decides, and the loser leaves the secondary alone.
         test_and_update(&self.primary[w], mask, alloc)?;
-        if alloc {
-            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
-        } else {
-            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
-        }
+        self.follow(w, mask, alloc);
         Ok(())
+    }
+    #[inline]
+    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+        let (p, bad) = self.check(w, mask);
+        if bad != 0 {
+            return Err(Conflict::Bad { bad, at: bad });
+        }
+        match clash(p, mask, alloc) {
+            0 => Ok(p),
+            c => Err(Conflict::State(c)),
+        }
+    }
+    #[inline]
+    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+        // The consistency check was `check_update`'s: if the primary still
+        // holds the word it checked, its test-and-update is one CAS.
+        let primary = &self.primary[w];
+        match primary.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                self.follow(w, mask, alloc);
+                Ok(())
+            }
+            Err(_) => self.update(w, mask, alloc),
+        }
     }
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
         let (_, bad) = self.check(w, u64::MAX);

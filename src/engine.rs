@@ -209,14 +209,23 @@ fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), State
 }
 
 /// The (word, page mask) pieces of `first..first + count`, in order.
+#[inline(always)]
 fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, u64)> {
     let ppw = E::PAGES_PER_WORD;
     let end = first + count;
     let (w0, w1) = (first / ppw, (end - 1) / ppw);
-    (w0..=w1).map(move |w| {
-        let lo = first.max(w * ppw) - w * ppw;
-        let hi = end.min((w + 1) * ppw) - w * ppw;
-        (w, span(lo, hi))
+    // The first word starts at `first`, the last ends at `end`, the ones
+    // in between are whole.
+    let (head, tail) = (!low(first - w0 * ppw), low(end - w1 * ppw));
+    (w0..w1 + 1).map(move |w| {
+        let mut mask = low(ppw);
+        if w == w0 {
+            mask &= head;
+        }
+        if w == w1 {
+            mask &= tail;
+        }
+        (w, mask)
     })
 }
 
@@ -254,12 +263,39 @@ struct Refused {
 }
 
 /// Words of a range whose [`Engine::check_update`] tokens are kept for the
-/// update (an order-9 block spans at most 10 words of any map); the words
-/// after them are updated without one.
-const TOKENS: usize = 16;
+/// update (a 512-page block spans at most 17 words of any map, 32 pages to
+/// a word at the least); the words after them are updated without one.
+const TOKENS: usize = 17;
 
-/// The tokens of a range's first words (`None`: update without one).
-type Tokens = [Option<u64>; TOKENS];
+/// The tokens of a range's first words: `len` of them, the words after
+/// are updated without one.
+struct Tokens {
+    len: usize,
+    t: [u64; TOKENS],
+}
+
+impl Tokens {
+    #[inline(always)]
+    fn new() -> Tokens {
+        Tokens {
+            len: 0,
+            t: [0; TOKENS],
+        }
+    }
+    /// Records the token of the next word (kept while there is room, and
+    /// only while no word before it went without one).
+    #[inline(always)]
+    fn push(&mut self, i: usize, t: u64) {
+        if i == self.len && i < TOKENS {
+            self.t[i] = t;
+            self.len += 1;
+        }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<u64> {
+        (i < self.len).then(|| self.t[i])
+    }
+}
 
 /// Checks every word of `first..first + count` with
 /// [`Engine::check_update`], in order, changing nothing; returns the first
@@ -270,23 +306,21 @@ fn precheck<E: Engine>(
     count: usize,
     alloc: bool,
 ) -> Result<Tokens, (usize, Conflict)> {
-    let mut tokens = [None; TOKENS];
+    let mut tokens = Tokens::new();
     for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
         let t = m.check_update(w, mask, alloc).map_err(|c| (w, c))?;
-        if let Some(slot) = tokens.get_mut(i) {
-            *slot = Some(t);
-        }
+        tokens.push(i, t);
     }
     Ok(tokens)
 }
 
 /// Applies `alloc` to `first..first + count` word by word (each word one
 /// atomic update), given the tokens of a successful [`precheck`] of the
-/// whole range, so that only a concurrent change refuses a later word. If one does, the
-/// words already changed are changed back, page by page where a page
-/// cannot be: each page another call changed meanwhile (it is then back in
-/// its state from before this call) or whose state became unknown is left
-/// as it is, counted, and returned in `lost`.
+/// whole range, so that only a concurrent change refuses a later word. If
+/// one does, the words already changed are changed back, page by page
+/// where a page cannot be: each page another call changed meanwhile (it is
+/// then back in its state from before this call) or whose state became
+/// unknown is left as it is, counted, and returned in `lost`.
 fn apply_range<E: Engine>(
     m: &E,
     first: usize,
@@ -296,8 +330,8 @@ fn apply_range<E: Engine>(
 ) -> Result<(), Refused> {
     for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
         let r = match tokens.get(done) {
-            Some(&Some(t)) => m.update_checked(w, mask, alloc, t),
-            _ => m.update(w, mask, alloc),
+            Some(t) => m.update_checked(w, mask, alloc, t),
+            None => m.update(w, mask, alloc),
         };
         if let Err(c) = r {
             let (mut lost, mut first_lost) = (0, usize::MAX);
@@ -402,13 +436,11 @@ pub(crate) fn try_alloc_range<E: Engine>(
 ) -> Result<Claim, StateError> {
     check_range(m, first, count)?;
     // Look before claiming, so that a busy range is not claimed and undone.
-    let mut tokens = [None; TOKENS];
+    let mut tokens = Tokens::new();
     for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
         let busy = match m.check_update(w, mask, true) {
             Ok(t) => {
-                if let Some(slot) = tokens.get_mut(i) {
-                    *slot = Some(t);
-                }
+                tokens.push(i, t);
                 continue;
             }
             Err(Conflict::State(busy)) => busy,
