@@ -65,19 +65,35 @@ impl DualBitmap {
 
     /// A map of `pages` free pages over two caller-provided bitmaps of at
     /// least [`words_for(pages)`](Self::words_for) words each (keep them in
-    /// separate allocations), which it initialises.
+    /// separate allocations), which it initialises. Both sizes are checked
+    /// before anything is written: on error, it writes nothing. Taken by
+    /// unique reference, so no other map can be built over them (see
+    /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(
-        primary: &'static [AtomicU64],
-        secondary: &'static [AtomicU64],
+        primary: &'static mut [AtomicU64],
+        secondary: &'static mut [AtomicU64],
         pages: usize,
     ) -> Result<DualBitmap, StateError> {
         let n = Self::words_for(pages);
+        // Both sizes first: a failed constructor writes nothing.
+        Words::fits(primary, n)?;
+        Words::fits(secondary, n)?;
         Ok(DualBitmap {
             pages,
             primary: Words::borrowed(primary, n, |_| 0)?,
             secondary: Words::borrowed(secondary, n, |_| u64::MAX)?,
             counters: Counters::new(),
         })
+    }
+
+    /// The secondary's half of an update whose primary half is done.
+    #[inline(always)]
+    fn follow(&self, w: usize, mask: u64, alloc: bool) {
+        if alloc {
+            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
+        } else {
+            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
+        }
     }
 
     /// The baseline's consistency check of the bits `want` of word pair `w`:
@@ -128,12 +144,32 @@ impl Engine for DualBitmap {
         // A concurrent caller may still win the same pages: the primary's
         // test-and-update decides, and the loser leaves the secondary alone.
         test_and_update(&self.primary[w], mask, alloc)?;
-        if alloc {
-            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
-        } else {
-            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
-        }
+        self.follow(w, mask, alloc);
         Ok(())
+    }
+    #[inline]
+    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+        let (p, bad) = self.check(w, mask);
+        if bad != 0 {
+            return Err(Conflict::Bad { bad, at: bad });
+        }
+        match clash(p, mask, alloc) {
+            0 => Ok(p),
+            c => Err(Conflict::State(c)),
+        }
+    }
+    #[inline]
+    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+        // The consistency check was `check_update`'s: if the primary still
+        // holds the word it checked, its test-and-update is one CAS.
+        let primary = &self.primary[w];
+        match primary.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                self.follow(w, mask, alloc);
+                Ok(())
+            }
+            Err(_) => self.update(w, mask, alloc),
+        }
     }
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
         let (_, bad) = self.check(w, u64::MAX);

@@ -339,8 +339,39 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     }
 
     /// A map of `pages` free pages over caller-provided storage of at least
-    /// [`words_for(pages)`](Self::words_for) words, which it initialises.
-    pub fn from_static(storage: &'static [AtomicU64], pages: usize) -> Result<Self, StateError> {
+    /// [`words_for(pages)`](Self::words_for) words, which it initialises
+    /// (on error, it writes nothing).
+    ///
+    /// The storage is taken by unique reference, for good: no other map, and
+    /// no other code, can use it afterwards, so a second map cannot be built
+    /// over a live one (in a kernel the reference comes from a `static mut`
+    /// taken once at boot, or from a leaked allocation).
+    ///
+    /// ```
+    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// let storage: &'static mut [AtomicU64] =
+    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = PageMap::from_static(storage, 100)?;
+    /// map.alloc_range(0, 100)?;
+    /// assert_eq!(map.count_allocated()?, 100);
+    /// # Ok::<(), eccmap::StateError>(())
+    /// ```
+    ///
+    /// Building a second map over the same storage does not compile:
+    ///
+    /// ```compile_fail,E0499
+    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// let storage: &'static mut [AtomicU64] =
+    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = PageMap::from_static(storage, 100)?;
+    /// map.alloc_range(0, 100)?;
+    /// let again = PageMap::from_static(storage, 100)?; // would reset `map`
+    /// # Ok::<(), eccmap::StateError>(())
+    /// ```
+    pub fn from_static(
+        storage: &'static mut [AtomicU64],
+        pages: usize,
+    ) -> Result<Self, StateError> {
         Ok(Self::over(
             pages,
             Words::borrowed(storage, Self::words_for(pages), Self::blank_word)?,
@@ -515,6 +546,39 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
                 }
                 Err(now) => cur = now,
             }
+        }
+    }
+    #[inline]
+    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+        let cur = self.words[w].load(Ordering::Acquire);
+        let v = Self::view(cur, Self::key(w));
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
+        let at = v.bad & mask;
+        if at != 0 {
+            return Err(Conflict::Bad { bad: v.bad, at });
+        }
+        let c = clash(v.allocated, mask, alloc);
+        if c != 0 {
+            return Err(Conflict::State(c));
+        }
+        // A clean encoding in which the update may go ahead.
+        Ok(v.fixed)
+    }
+    #[inline]
+    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+        // If the word still holds the checked clean encoding, the update is
+        // its delta, without decoding again; otherwise the full update.
+        let cell = &self.words[w];
+        match cell.compare_exchange(
+            token,
+            token ^ Self::delta(mask),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => Ok(()),
+            Err(_) => self.update(w, mask, alloc),
         }
     }
     #[inline]

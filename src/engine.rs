@@ -39,6 +39,36 @@ pub(crate) trait Engine: Sync {
     /// provided each is verified and in the opposite state; otherwise
     /// changes nothing and returns which condition failed.
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict>;
+    /// Verifies, by a read, that [`update`](Self::update) of `mask` to
+    /// `alloc` would go ahead on word `w` as it stands (the same conditions,
+    /// in the same order), changing nothing but a repair; on success returns
+    /// a token for [`update_checked`](Self::update_checked).
+    #[inline]
+    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+        let r = self.read(w, mask);
+        let at = r.bad & mask;
+        if at != 0 {
+            return Err(Conflict::Bad { bad: r.bad, at });
+        }
+        let c = clash(r.allocated, mask, alloc);
+        if c != 0 {
+            return Err(Conflict::State(c));
+        }
+        Ok(0)
+    }
+    /// [`update`](Self::update), given the token of a successful
+    /// [`check_update`](Self::check_update) of the same update: a scheme
+    /// may skip the verification if the word has not changed since.
+    #[inline]
+    fn update_checked(
+        &self,
+        w: usize,
+        mask: u64,
+        alloc: bool,
+        _token: u64,
+    ) -> Result<(), Conflict> {
+        self.update(w, mask, alloc)
+    }
     /// How many words from `from` on are verified clean as they stand (no
     /// repair, nothing to report): a scrub skips them. 0 if the map has no
     /// faster check than [`scrub_word`](Self::scrub_word).
@@ -124,6 +154,7 @@ pub(crate) fn fail(e: StateError) -> StateError {
         StateError::DoubleAlloc { .. }
             | StateError::DoubleFree { .. }
             | StateError::Uncorrectable { .. }
+            | StateError::UndoConflict { .. }
     ) {
         panic!("eccmap: {e}");
     }
@@ -178,14 +209,23 @@ fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), State
 }
 
 /// The (word, page mask) pieces of `first..first + count`, in order.
+#[inline(always)]
 fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, u64)> {
     let ppw = E::PAGES_PER_WORD;
     let end = first + count;
     let (w0, w1) = (first / ppw, (end - 1) / ppw);
-    (w0..=w1).map(move |w| {
-        let lo = first.max(w * ppw) - w * ppw;
-        let hi = end.min((w + 1) * ppw) - w * ppw;
-        (w, span(lo, hi))
+    // The first word starts at `first`, the last ends at `end`, the ones
+    // in between are whole.
+    let (head, tail) = (!low(first - w0 * ppw), low(end - w1 * ppw));
+    (w0..w1 + 1).map(move |w| {
+        let mut mask = low(ppw);
+        if w == w0 {
+            mask &= head;
+        }
+        if w == w1 {
+            mask &= tail;
+        }
+        (w, mask)
     })
 }
 
@@ -211,26 +251,153 @@ pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), 
         .map_err(|c| conflict_error(m, w, c, alloc))
 }
 
-/// Applies `alloc` to `first..first + count` word by word, undoing the words
-/// already changed if one is refused. The range must be checked.
+/// Why a range update was refused.
+struct Refused {
+    /// The word that refused, and why.
+    w: usize,
+    c: Conflict,
+    /// Pages of the range the undo could not put back (see
+    /// [`StateError::UndoConflict`]): how many, and the first.
+    lost: usize,
+    first_lost: usize,
+}
+
+/// Words of a range whose [`Engine::check_update`] tokens are kept for the
+/// update (a 512-page block spans at most 17 words of any map, 32 pages to
+/// a word at the least); the words after them are updated without one.
+const TOKENS: usize = 17;
+
+/// The tokens of a range's first words: `len` of them, the words after
+/// are updated without one.
+struct Tokens {
+    len: usize,
+    t: [u64; TOKENS],
+}
+
+impl Tokens {
+    #[inline(always)]
+    fn new() -> Tokens {
+        Tokens {
+            len: 0,
+            t: [0; TOKENS],
+        }
+    }
+    /// Records the token of the next word (kept while there is room, and
+    /// only while no word before it went without one).
+    #[inline(always)]
+    fn push(&mut self, i: usize, t: u64) {
+        if i == self.len && i < TOKENS {
+            self.t[i] = t;
+            self.len += 1;
+        }
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> Option<u64> {
+        (i < self.len).then(|| self.t[i])
+    }
+}
+
+/// Checks every word of `first..first + count` with
+/// [`Engine::check_update`], in order, changing nothing; returns the first
+/// word that would refuse, or the tokens of the first [`TOKENS`] words.
+fn precheck<E: Engine>(
+    m: &E,
+    first: usize,
+    count: usize,
+    alloc: bool,
+) -> Result<Tokens, (usize, Conflict)> {
+    let mut tokens = Tokens::new();
+    for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
+        let t = m.check_update(w, mask, alloc).map_err(|c| (w, c))?;
+        tokens.push(i, t);
+    }
+    Ok(tokens)
+}
+
+/// Applies `alloc` to `first..first + count` word by word (each word one
+/// atomic update), given the tokens of a successful [`precheck`] of the
+/// whole range, so that only a concurrent change refuses a later word. If
+/// one does, the words already changed are changed back, page by page
+/// where a page cannot be: each page another call changed meanwhile (it is
+/// then back in its state from before this call) or whose state became
+/// unknown is left as it is, counted, and returned in `lost`.
 fn apply_range<E: Engine>(
     m: &E,
     first: usize,
     count: usize,
     alloc: bool,
-) -> Result<(), (usize, Conflict)> {
+    tokens: &Tokens,
+) -> Result<(), Refused> {
     for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
-        if let Err(c) = m.update(w, mask, alloc) {
-            // Undo the words already changed. Those pages belong to this call,
-            // so the reverse update can only fail if their storage was damaged
-            // meanwhile beyond repair, which it then reports in the counters.
+        let r = match tokens.get(done) {
+            Some(t) => m.update_checked(w, mask, alloc, t),
+            None => m.update(w, mask, alloc),
+        };
+        if let Err(c) = r {
+            let (mut lost, mut first_lost) = (0, usize::MAX);
             for (uw, umask) in pieces::<E>(first, count).take(done) {
-                let _ = m.update(uw, umask, !alloc);
+                let mut left = umask;
+                while left != 0 {
+                    let skip = match m.update(uw, left, !alloc) {
+                        Ok(()) => break,
+                        // Another call put these pages back in their state
+                        // before this call: that call's alloc or free was
+                        // accepted against this call's transient state.
+                        Err(Conflict::State(p)) => {
+                            if alloc {
+                                m.counters().double_free();
+                            } else {
+                                m.counters().double_alloc();
+                            }
+                            p
+                        }
+                        Err(Conflict::Bad { at, .. }) => {
+                            m.counters().ue();
+                            at
+                        }
+                    };
+                    debug_assert!(skip != 0 && skip & !left == 0);
+                    lost += skip.count_ones() as usize;
+                    first_lost =
+                        first_lost.min(uw * E::PAGES_PER_WORD + skip.trailing_zeros() as usize);
+                    left &= !skip;
+                }
             }
-            return Err((w, c));
+            return Err(Refused {
+                w,
+                c,
+                lost,
+                first_lost,
+            });
         }
     }
     Ok(())
+}
+
+/// The error for a refused range whose undo lost pages. The refusal itself
+/// is counted as it would have been (a lost race of `try_alloc_range`,
+/// `claim`, is not).
+fn undo_conflict<E: Engine>(m: &E, r: &Refused, alloc: bool, claim: bool) -> StateError {
+    let pages = match r.c {
+        Conflict::State(p) => {
+            if claim {
+            } else if alloc {
+                m.counters().double_alloc();
+            } else {
+                m.counters().double_free();
+            }
+            p
+        }
+        Conflict::Bad { at, .. } => {
+            m.counters().ue();
+            at
+        }
+    };
+    fail(StateError::UndoConflict {
+        refused: r.w * E::PAGES_PER_WORD + pages.trailing_zeros() as usize,
+        page: r.first_lost,
+        count: r.lost,
+    })
 }
 
 pub(crate) fn set_range<E: Engine>(
@@ -240,7 +407,26 @@ pub(crate) fn set_range<E: Engine>(
     alloc: bool,
 ) -> Result<(), StateError> {
     check_range(m, first, count)?;
-    apply_range(m, first, count, alloc).map_err(|(w, c)| conflict_error(m, w, c, alloc))
+    let w = first / E::PAGES_PER_WORD;
+    if w == (first + count - 1) / E::PAGES_PER_WORD {
+        // Within one word: one atomic update, nothing to check first.
+        let mask = span(
+            first - w * E::PAGES_PER_WORD,
+            first + count - w * E::PAGES_PER_WORD,
+        );
+        return m
+            .update(w, mask, alloc)
+            .map_err(|c| conflict_error(m, w, c, alloc));
+    }
+    let tokens =
+        precheck(m, first, count, alloc).map_err(|(w, c)| conflict_error(m, w, c, alloc))?;
+    apply_range(m, first, count, alloc, &tokens).map_err(|r| {
+        if r.lost != 0 {
+            undo_conflict(m, &r, alloc, false)
+        } else {
+            conflict_error(m, r.w, r.c, alloc)
+        }
+    })
 }
 
 pub(crate) fn try_alloc_range<E: Engine>(
@@ -250,26 +436,45 @@ pub(crate) fn try_alloc_range<E: Engine>(
 ) -> Result<Claim, StateError> {
     check_range(m, first, count)?;
     // Look before claiming, so that a busy range is not claimed and undone.
-    for (w, mask) in pieces::<E>(first, count) {
-        let r = m.read(w, mask);
-        let busy = r.allocated & mask & !r.bad;
-        let bad = r.bad & mask;
-        if unknown_before(bad, busy) {
-            return Err(uncorrectable(m, w, r.bad, bad));
-        }
-        if busy != 0 {
-            return Ok(Claim::Busy {
-                page: w * E::PAGES_PER_WORD + busy.trailing_zeros() as usize,
-            });
-        }
+    let mut tokens = Tokens::new();
+    for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
+        let busy = match m.check_update(w, mask, true) {
+            Ok(t) => {
+                tokens.push(i, t);
+                continue;
+            }
+            Err(Conflict::State(busy)) => busy,
+            // Unknown pages: busy ones below them still make it a `Busy`.
+            Err(Conflict::Bad { .. }) => {
+                let r = m.read(w, mask);
+                let busy = r.allocated & mask & !r.bad;
+                let bad = r.bad & mask;
+                if unknown_before(bad, busy) {
+                    return Err(uncorrectable(m, w, r.bad, bad));
+                }
+                if busy == 0 {
+                    // Repaired or changed since: updated without a token.
+                    continue;
+                }
+                busy
+            }
+        };
+        return Ok(Claim::Busy {
+            page: w * E::PAGES_PER_WORD + busy.trailing_zeros() as usize,
+        });
     }
-    match apply_range(m, first, count, true) {
+    match apply_range(m, first, count, true, &tokens) {
         Ok(()) => Ok(Claim::Claimed),
+        Err(r) if r.lost != 0 => Err(undo_conflict(m, &r, true, true)),
         // Another thread took a page in between: a lost race, not a violation.
-        Err((w, Conflict::State(pages))) => Ok(Claim::Busy {
+        Err(Refused {
+            w,
+            c: Conflict::State(pages),
+            ..
+        }) => Ok(Claim::Busy {
             page: w * E::PAGES_PER_WORD + pages.trailing_zeros() as usize,
         }),
-        Err((w, c)) => Err(conflict_error(m, w, c, true)),
+        Err(r) => Err(conflict_error(m, r.w, r.c, true)),
     }
 }
 

@@ -1,7 +1,9 @@
 //! Errors of the state maps.
 
-/// Why a map operation failed. Every failure leaves the map's state as it was
-/// before the call.
+/// Why a map operation failed. Every failure but
+/// [`UndoConflict`](StateError::UndoConflict) leaves the map's state as it
+/// was before the call (for the exact guarantee under concurrency, see
+/// docs/design.md, "All or nothing").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum StateError {
     /// `alloc` of a page that is already allocated.
@@ -24,6 +26,34 @@ pub enum StateError {
         /// First page whose state is unknown.
         first: usize,
         /// Number of pages whose state is unknown, from `first`.
+        count: usize,
+    },
+    /// A range call (`alloc_range`, `free_range`, `try_alloc_range`) spanning
+    /// several words checked its whole range, started changing it word by
+    /// word, and was then refused at page `refused` because a concurrent
+    /// call changed that page after the check. Changing its earlier words
+    /// back, it found `count` pages of the range, the lowest `page`, that
+    /// it could not put back; every other page of the range is back in its
+    /// state from before the call.
+    ///
+    /// Each of those `count` pages was either changed by another call while
+    /// this one held it (it is then back in its state from before this
+    /// call, but that call's alloc or free was accepted against this call's
+    /// transient state: a page freed twice, or for a `free_range`, a page
+    /// now allocated by that call while this call's caller still holds it;
+    /// counted in `double_free` or `double_alloc`), or its stored state
+    /// became unverifiable meanwhile (counted in `ue_count`; reads report it
+    /// as [`Uncorrectable`](StateError::Uncorrectable)). Either needs two
+    /// concurrent calls on the same pages, at least one of them a caller's
+    /// bug (or a fault). The refusal at `refused` is counted as its own
+    /// error would have been.
+    #[error("range refused at page {refused}; {count} pages from page {page} were changed by another call before the undo")]
+    UndoConflict {
+        /// The page at which the call was refused.
+        refused: usize,
+        /// The lowest page the undo could not put back.
+        page: usize,
+        /// How many pages the undo could not put back.
         count: usize,
     },
     /// A page index at or beyond the map's size.

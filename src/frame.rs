@@ -48,6 +48,8 @@ pub struct FrameAllocator<M: PageState> {
     map: M,
     policy: Policy,
     hint: AtomicUsize,
+    /// Free pages counted: updated with wrapping adds and subtracts, read
+    /// as an `isize` (see [`free_pages`](Self::free_pages)).
     free: AtomicUsize,
 }
 
@@ -80,9 +82,16 @@ impl<M: PageState> FrameAllocator<M> {
         &self.map
     }
 
-    /// Pages currently free, as this allocator has counted them.
+    /// Pages currently free, as this allocator has counted them: at most
+    /// [`pages()`](PageState::pages) of the map. While calls are in flight
+    /// it may lag them (a page is counted just after its state changes; an
+    /// intermediate count outside `0..=pages()` is shown clipped to it).
     pub fn free_pages(&self) -> usize {
-        self.free.load(Ordering::Relaxed)
+        // The counter is kept in wrapping two's complement: a dealloc and
+        // an alloc of the same page may count in either order, so it can
+        // dip below 0 (or rise above the page count) for a moment.
+        let n = self.free.load(Ordering::Relaxed) as isize;
+        n.clamp(0, self.map.pages().min(isize::MAX as usize) as isize) as usize
     }
 
     /// Marks `count` pages from `first` allocated (holes, firmware areas at

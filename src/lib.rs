@@ -18,7 +18,7 @@
 //! `panic-on-fault` (panic on a double alloc/free or an uncorrectable word
 //! instead of returning the error, the baseline's fail-deterministically
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
-//! caller-provided `&'static [AtomicU64]` storage with `from_static`.
+//! caller-provided `&'static mut [AtomicU64]` storage with `from_static`.
 //!
 //! [`FrameAllocator`] is a lock-free frame allocator on any of them.
 //!

@@ -1,6 +1,6 @@
 //! The unprotected bitmap: the zero-cost floor and the control.
 
-use crate::engine::{Conflict, Engine, WordRead};
+use crate::engine::{clash, Conflict, Engine, WordRead};
 use crate::primitive::{AtomicU64, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
@@ -35,9 +35,20 @@ impl PlainBitmap {
     }
 
     /// A map of `pages` free pages over caller-provided storage of at least
-    /// [`words_for(pages)`](Self::words_for) words, which it initialises.
+    /// [`words_for(pages)`](Self::words_for) words, which it initialises
+    /// (on error, it writes nothing). Taken by unique reference, so no
+    /// other map can be built over it (see
+    /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)):
+    ///
+    /// ```compile_fail,E0499
+    /// use eccmap::{AtomicU64, PlainBitmap};
+    /// let storage: &'static mut [AtomicU64] = Box::leak(Box::new([const { AtomicU64::new(0) }; 2]));
+    /// let a = PlainBitmap::from_static(storage, 128)?;
+    /// let b = PlainBitmap::from_static(storage, 128)?;
+    /// # Ok::<(), eccmap::StateError>(())
+    /// ```
     pub fn from_static(
-        storage: &'static [AtomicU64],
+        storage: &'static mut [AtomicU64],
         pages: usize,
     ) -> Result<PlainBitmap, StateError> {
         let words = Words::borrowed(storage, Self::words_for(pages), |_| 0)?;
@@ -49,30 +60,21 @@ impl PlainBitmap {
     }
 }
 
-/// Sets (`alloc`) or clears the bits of `mask` in `cell` with one atomic
-/// read-modify-write, provided none is already in the target state; on a
-/// conflict, puts back the bits it changed. Returns the previous value.
+/// Sets (`alloc`) or clears the bits of `mask` in `cell` in one
+/// compare-and-swap, provided none is already in the target state;
+/// otherwise changes nothing. Returns the previous value.
+#[inline]
 pub(crate) fn test_and_update(cell: &AtomicU64, mask: u64, alloc: bool) -> Result<u64, Conflict> {
-    if alloc {
-        let old = cell.fetch_or(mask, Ordering::AcqRel);
-        let clash = old & mask;
+    let mut old = cell.load(Ordering::Acquire);
+    loop {
+        let clash = clash(old, mask, alloc);
         if clash != 0 {
-            if mask & !old != 0 {
-                cell.fetch_and(!(mask & !old), Ordering::AcqRel);
-            }
             return Err(Conflict::State(clash));
         }
-        Ok(old)
-    } else {
-        let old = cell.fetch_and(!mask, Ordering::AcqRel);
-        let clash = mask & !old;
-        if clash != 0 {
-            if mask & old != 0 {
-                cell.fetch_or(mask & old, Ordering::AcqRel);
-            }
-            return Err(Conflict::State(clash));
+        match cell.compare_exchange_weak(old, old ^ mask, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(old),
+            Err(now) => old = now,
         }
-        Ok(old)
     }
 }
 
@@ -97,6 +99,22 @@ impl Engine for PlainBitmap {
     #[inline]
     fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
         test_and_update(&self.words[w], mask, alloc).map(|_| ())
+    }
+    #[inline]
+    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+        let old = self.words[w].load(Ordering::Acquire);
+        match clash(old, mask, alloc) {
+            0 => Ok(old),
+            c => Err(Conflict::State(c)),
+        }
+    }
+    #[inline]
+    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+        let cell = &self.words[w];
+        match cell.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(()),
+            Err(_) => self.update(w, mask, alloc),
+        }
     }
     fn scrub_word(&self, _w: usize, _report: &mut ScrubReport) -> u64 {
         0

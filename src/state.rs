@@ -39,16 +39,25 @@ pub trait PageState: Send + Sync {
     fn alloc(&self, page: usize) -> Result<(), StateError>;
     /// Marks `page` free. [`StateError::DoubleFree`] if it already is.
     fn free(&self, page: usize) -> Result<(), StateError>;
-    /// Marks `count` pages from `first` allocated, all or nothing: on any
-    /// error, no page of the call has changed state when it returns.
+    /// Marks `count` pages from `first` allocated, all or nothing: the whole
+    /// range is checked before any page changes, so a range with a page
+    /// already allocated or of unknown state fails with nothing changed.
+    /// On any error other than [`StateError::UndoConflict`], no page of the
+    /// call has changed state when it returns. `UndoConflict` means another
+    /// call changed pages of the range while this one held them (needs a
+    /// concurrent double alloc/free or a fault), and names them; every
+    /// other page is back as it was (docs/design.md, "All or nothing").
     fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError>;
-    /// Marks `count` pages from `first` free, all or nothing.
+    /// Marks `count` pages from `first` free, all or nothing, as
+    /// [`alloc_range`](PageState::alloc_range).
     fn free_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// The allocator's claim: marks `count` pages from `first` allocated if
     /// all are free, all or nothing. Finding one busy (or losing a race for
     /// one to another thread) is not a violation: it returns
     /// [`Claim::Busy`] naming that page, changes nothing and counts nothing.
-    /// Errors: bad input, or a page of the range whose state is unknown.
+    /// Errors: bad input, a page of the range whose state is unknown, or
+    /// [`StateError::UndoConflict`] as for
+    /// [`alloc_range`](PageState::alloc_range).
     fn try_alloc_range(&self, first: usize, count: usize) -> Result<Claim, StateError>;
     /// Whether `page` is allocated.
     fn is_allocated(&self, page: usize) -> Result<bool, StateError>;

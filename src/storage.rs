@@ -22,19 +22,28 @@ impl Words {
         Words::Owned((0..len).map(|i| AtomicU64::new(init(i))).collect())
     }
 
-    /// The first `len` words of `storage`, word `i` set to `init(i)`.
-    pub(crate) fn borrowed(
-        storage: &'static [AtomicU64],
-        len: usize,
-        init: impl Fn(usize) -> u64,
-    ) -> Result<Words, crate::StateError> {
+    /// Fails unless `storage` holds at least `len` words. Constructors that
+    /// take several buffers check them all before writing any.
+    pub(crate) fn fits(storage: &[AtomicU64], len: usize) -> Result<(), crate::StateError> {
         if storage.len() < len {
             return Err(crate::StateError::StorageTooSmall {
                 needed: len,
                 given: storage.len(),
             });
         }
-        let storage = &storage[..len];
+        Ok(())
+    }
+
+    /// The first `len` words of `storage`, word `i` set to `init(i)`; on
+    /// error (too small) nothing is written. The storage is taken by
+    /// unique reference, so no other map can be built over it.
+    pub(crate) fn borrowed(
+        storage: &'static mut [AtomicU64],
+        len: usize,
+        init: impl Fn(usize) -> u64,
+    ) -> Result<Words, crate::StateError> {
+        Self::fits(storage, len)?;
+        let storage: &'static [AtomicU64] = &storage[..len];
         for (i, w) in storage.iter().enumerate() {
             w.store(init(i), Ordering::Release);
         }

@@ -182,13 +182,19 @@ impl StripedBitmap {
     /// A map of `pages` free pages over caller-provided storage: `data` of
     /// at least [`words_for(pages)`](Self::words_for) words and `parity` of
     /// at least [`parity_words_for(pages)`](Self::parity_words_for) (keep
-    /// them apart), which it initialises.
+    /// them apart), which it initialises. Both sizes are checked before
+    /// anything is written: on error, it writes nothing. Taken by unique
+    /// reference, so no other map can be built over them (see
+    /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(
-        data: &'static [AtomicU64],
-        parity: &'static [AtomicU64],
+        data: &'static mut [AtomicU64],
+        parity: &'static mut [AtomicU64],
         pages: usize,
     ) -> Result<Self, StateError> {
         let groups = Self::parity_words_for(pages);
+        // Both sizes first: a failed constructor writes nothing.
+        Words::fits(data, Self::words_for(pages))?;
+        Words::fits(parity, groups)?;
         Ok(StripedBitmap {
             data: Data::from_static(data, pages)?,
             parity: Words::borrowed(parity, groups, |_| 0)?,

@@ -119,7 +119,7 @@ pub(crate) trait EccMap: TestMap {
 
 /// Storage of `n` words that lives for the rest of the test binary, filled
 /// with `fill`.
-pub(crate) fn leak_words(n: usize, fill: u64) -> &'static [AtomicU64] {
+pub(crate) fn leak_words(n: usize, fill: u64) -> &'static mut [AtomicU64] {
     Box::leak((0..n).map(|_| AtomicU64::new(fill)).collect::<Box<[_]>>())
 }
 

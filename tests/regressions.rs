@@ -1,0 +1,340 @@
+//! Issue 12's reproductions (items 1, 3 and 4), each a test that failed
+//! before the fix.
+//!
+//! The stress tests run for `ECCMAP_STRESS_SECS` seconds each (default 2).
+#![cfg(not(feature = "panic-on-fault"))]
+
+use eccmap::codes::Secded64;
+use eccmap::{
+    AtomicU64, Claim, DualBitmap, EccBitmap, FaultInjection, FrameAllocator, PageState,
+    PlainBitmap, StateError, StripedBitmap,
+};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// `PageMap` with the default features; named so that the page layout
+/// (57 pages per word) is fixed whatever the features.
+type Ecc = EccBitmap<Secded64>;
+
+/// How long each stress test runs.
+fn stress() -> Duration {
+    let secs = std::env::var("ECCMAP_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// Runs `a` and `b` on two threads until the stress time is up.
+fn race(a: impl Fn() + Sync, b: impl Fn() + Sync) {
+    let stop = AtomicBool::new(false);
+    let end = Instant::now() + stress();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                a();
+            }
+        });
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                b();
+            }
+        });
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
+
+/// Thread A owns pages 0..57 and keeps trying `free_range(0, 58)` (page 57,
+/// in the next word, is free): it must fail with `DoubleFree { page: 57 }`
+/// and change nothing. Thread B keeps trying to claim each of A's pages:
+/// it must never succeed. Before the fix, the first word was freed, B
+/// claimed a page of it, and A's undo failed silently.
+#[test]
+fn failed_free_range_changes_nothing_under_a_racing_claim() {
+    let map = Ecc::with_pages(114);
+    map.alloc_range(0, 57).unwrap();
+    let claimed = AtomicUsize::new(0);
+    race(
+        || {
+            assert_eq!(
+                map.free_range(0, 58),
+                Err(StateError::DoubleFree { page: 57 })
+            )
+        },
+        || {
+            for p in 0..57 {
+                match map.try_alloc_range(p, 1) {
+                    Ok(Claim::Busy { page }) => assert_eq!(page, p),
+                    Ok(Claim::Claimed) => {
+                        claimed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        },
+    );
+    assert_eq!(claimed.load(Ordering::Relaxed), 0, "B claimed A's pages");
+    assert_eq!(map.count_allocated(), Ok(57));
+    assert_eq!(map.find_free(0), Ok(Some(57)));
+}
+
+/// The same hole through the frame allocator: A holds pages 0..57 and
+/// keeps trying `dealloc_contiguous(0, 58)`, which must fail (the word of
+/// page 57 is damaged beyond repair) and free nothing; B keeps calling
+/// `alloc()`, which can only find pages A transiently freed.
+#[test]
+fn failed_dealloc_contiguous_frees_nothing_under_a_racing_alloc() {
+    let frames = FrameAllocator::new(Ecc::with_pages(114));
+    frames.reserve(0, 57).unwrap();
+    // Two flipped data bits in word 1 (pages 57..114): uncorrectable.
+    frames.map().flip_storage_bit(64).unwrap();
+    frames.map().flip_storage_bit(65).unwrap();
+    let handed_out = AtomicUsize::new(0);
+    race(
+        || {
+            assert!(matches!(
+                frames.dealloc_contiguous(0, 58),
+                Err(StateError::Uncorrectable { first: 57, .. })
+            ))
+        },
+        || match frames.alloc() {
+            Ok(Some(_)) => {
+                handed_out.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) | Err(StateError::Uncorrectable { .. }) => {}
+            Err(e) => panic!("{e}"),
+        },
+    );
+    assert_eq!(
+        handed_out.load(Ordering::Relaxed),
+        0,
+        "alloc() handed out a page of a failed dealloc_contiguous"
+    );
+    assert_eq!(frames.free_pages(), 114 - 57);
+    for p in 0..57 {
+        assert_eq!(frames.map().is_allocated(p), Ok(true), "page {p}");
+    }
+}
+
+/// `alloc_range(0, 114)` keeps failing on page 60 (allocated) while another
+/// thread keeps calling `free(5)` (page 5 is free): every `free(5)` must be
+/// refused as a double free, and nothing may stay allocated. Before the
+/// fix, the free slipped into the window in which the first word was
+/// allocated, the undo failed, and 56 pages stayed allocated for good.
+#[test]
+fn failed_alloc_range_hides_no_double_free() {
+    let map = Ecc::with_pages(114);
+    map.alloc(60).unwrap();
+    let freed = AtomicUsize::new(0);
+    race(
+        || {
+            assert_eq!(
+                map.alloc_range(0, 114),
+                Err(StateError::DoubleAlloc { page: 60 })
+            )
+        },
+        || match map.free(5) {
+            Ok(()) => {
+                freed.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => assert_eq!(e, StateError::DoubleFree { page: 5 }),
+        },
+    );
+    assert_eq!(
+        freed.load(Ordering::Relaxed),
+        0,
+        "a double free went undetected"
+    );
+    assert_eq!(map.count_allocated(), Ok(1));
+}
+
+/// The undo path itself: page 60 is toggled by a third thread, so that
+/// `alloc_range(0, 114)` sometimes passes its check and is refused at page
+/// 60 only after it has allocated the first word; meanwhile a buggy
+/// thread keeps calling `free(5)`. Every `free(5)` that succeeds must be
+/// accounted for: either A held page 5 (its `alloc_range` succeeded), or
+/// A's call reported the conflict (`UndoConflict` naming page 5). At the
+/// end every page is free: no undo is dropped.
+#[test]
+fn undo_conflict_is_reported_not_dropped() {
+    let map = Ecc::with_pages(114);
+    let stop = AtomicBool::new(false);
+    let end = Instant::now() + stress();
+    let (held, reported, freed) = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            let (mut held, mut reported) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                match map.alloc_range(0, 114) {
+                    Ok(()) => {
+                        held += 1;
+                        // The buggy thread may have freed page 5 meanwhile.
+                        match map.free(5) {
+                            Ok(()) | Err(StateError::DoubleFree { page: 5 }) => {}
+                            Err(e) => panic!("{e}"),
+                        }
+                        map.free_range(0, 5).unwrap();
+                        map.free_range(6, 108).unwrap();
+                    }
+                    Err(StateError::DoubleAlloc { page: 60 }) => {}
+                    Err(StateError::UndoConflict {
+                        refused,
+                        page,
+                        count,
+                    }) => {
+                        assert_eq!((refused, page, count), (60, 5, 1));
+                        reported += 1;
+                        // Everything else was put back, and page 5 is free.
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            (held, reported)
+        });
+        let c = s.spawn(|| {
+            let mut freed = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                match map.free(5) {
+                    Ok(()) => freed += 1,
+                    Err(e) => assert_eq!(e, StateError::DoubleFree { page: 5 }),
+                }
+            }
+            freed
+        });
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                if map.try_alloc_range(60, 1) == Ok(Claim::Claimed) {
+                    std::hint::spin_loop();
+                    map.free(60).unwrap();
+                }
+            }
+        });
+        while Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
+        let (held, reported) = a.join().unwrap();
+        (held, reported, c.join().unwrap())
+    });
+    eprintln!(
+        "alloc_range held {held}, undo conflicts reported {reported}, free(5) succeeded {freed}"
+    );
+    assert!(
+        freed <= held + reported,
+        "{freed} frees of page 5 succeeded, only {held} holds and {reported} reports"
+    );
+    assert_eq!(map.count_allocated(), Ok(0));
+}
+
+/// Within one word of the plain bitmap: A holds pages 0..10 and keeps
+/// trying `free_range(0, 11)` (page 10 is free); B keeps trying to claim
+/// A's pages. Before the fix the word was cleared by `fetch_and` and put
+/// back by a separate `fetch_or`, and B claimed pages in between.
+#[test]
+fn plain_bitmap_word_update_is_one_step() {
+    let map = PlainBitmap::with_pages(64);
+    map.alloc_range(0, 10).unwrap();
+    let claimed = AtomicUsize::new(0);
+    race(
+        || {
+            assert_eq!(
+                map.free_range(0, 11),
+                Err(StateError::DoubleFree { page: 10 })
+            )
+        },
+        || {
+            for p in 0..10 {
+                if map.try_alloc_range(p, 1) == Ok(Claim::Claimed) {
+                    claimed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        },
+    );
+    assert_eq!(claimed.load(Ordering::Relaxed), 0, "B claimed A's pages");
+    assert_eq!(map.count_allocated(), Ok(10));
+}
+
+/// `free_pages()` on a one-page allocator with two threads allocating and
+/// deallocating: it must stay within 0..=1 (before the fix it wrapped to
+/// `usize::MAX`).
+#[test]
+fn free_pages_never_wraps_or_exceeds_the_page_count() {
+    let frames = FrameAllocator::new(Ecc::with_pages(1));
+    let worst = AtomicUsize::new(0);
+    let cycle = || {
+        if let Ok(Some(p)) = frames.alloc() {
+            worst.fetch_max(frames.free_pages(), Ordering::Relaxed);
+            frames.dealloc(p).unwrap();
+        }
+        worst.fetch_max(frames.free_pages(), Ordering::Relaxed);
+    };
+    race(cycle, cycle);
+    assert!(
+        worst.load(Ordering::Relaxed) <= 1,
+        "free_pages() = {}",
+        worst.load(Ordering::Relaxed)
+    );
+    assert_eq!(frames.free_pages(), 1);
+}
+
+/// Storage words filled with `fill`, as a `&'static mut` for a constructor
+/// and a raw pointer to read them back once the constructor has returned.
+fn storage(n: usize, fill: u64) -> (&'static mut [AtomicU64], *const AtomicU64) {
+    let raw: *mut [AtomicU64] = Box::into_raw((0..n).map(|_| AtomicU64::new(fill)).collect());
+    // SAFETY: `raw` comes from a leaked box; the reference is the only one
+    // until the constructor returns, and the test reads the words through
+    // `raw` only after that.
+    (unsafe { &mut *raw }, raw as *const AtomicU64)
+}
+
+/// The words behind `ptr`, read back after the constructor failed.
+fn words(ptr: *const AtomicU64, n: usize) -> Vec<u64> {
+    // SAFETY: `ptr` points to `n` leaked words that nothing else uses now.
+    let s = unsafe { std::slice::from_raw_parts(ptr, n) };
+    s.iter().map(|w| w.load(Ordering::Relaxed)).collect()
+}
+
+const FILL: u64 = 0xDEAD_BEEF_F00D_CAFE;
+
+/// A constructor that fails on its second buffer's size must not have
+/// written its first (before the fix both two-buffer constructors did).
+#[test]
+fn failed_from_static_writes_nothing() {
+    let pages = 1000;
+    let n = DualBitmap::words_for(pages);
+    let (first, p) = storage(n, FILL);
+    let (second, _) = storage(n - 1, FILL);
+    assert_eq!(
+        DualBitmap::from_static(first, second, pages).err(),
+        Some(StateError::StorageTooSmall {
+            needed: n,
+            given: n - 1
+        })
+    );
+    assert_eq!(words(p, n), vec![FILL; n], "DualBitmap wrote its primary");
+
+    let n = StripedBitmap::words_for(pages);
+    let g = StripedBitmap::parity_words_for(pages);
+    let (data, p) = storage(n, FILL);
+    let (parity, _) = storage(g - 1, FILL);
+    assert_eq!(
+        StripedBitmap::from_static(data, parity, pages).err(),
+        Some(StateError::StorageTooSmall {
+            needed: g,
+            given: g - 1
+        })
+    );
+    assert_eq!(words(p, n), vec![FILL; n], "StripedBitmap wrote its data");
+
+    // The one-buffer constructors, for completeness.
+    let n = Ecc::words_for(pages);
+    let (s, p) = storage(n - 1, FILL);
+    assert!(Ecc::from_static(s, pages).is_err());
+    assert_eq!(words(p, n - 1), vec![FILL; n - 1]);
+    let n = PlainBitmap::words_for(pages);
+    let (s, p) = storage(n - 1, FILL);
+    assert!(PlainBitmap::from_static(s, pages).is_err());
+    assert_eq!(words(p, n - 1), vec![FILL; n - 1]);
+}
