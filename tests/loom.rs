@@ -321,14 +321,15 @@ fn striped_single_bit_fault_racing_updates_is_never_uncorrectable() {
 }
 
 /// 15 updaters of the group stalled in flight (their slots written into
-/// the count, as their announces would leave it): an update waits out its
-/// bound and marks the group stale (contended) while a read meets a
-/// single-bit fault in the other member. In every execution the read
-/// answers right (its check finds the group busy or stale and falls back
-/// to the word's own code), nothing is reported, and once the stalled
-/// updaters retire, a scrub repairs the fault in-word and
-/// `scrub_exclusive` recomputes the sum without counting the contention
-/// as a repair; the group then rebuilds a lost member.
+/// the count, as their announces would leave it): an update of word 0
+/// waits out its bound and marks the group stale (contended), then an
+/// update of word 1 meets its single-bit fault, while a read meets the
+/// same fault. In every execution both answer right (each check finds the
+/// group busy or stale and falls back to the word's own code), nothing is
+/// reported, the fault is repaired once (by the update, by the read if the
+/// group is already stale, or by the scrub after the stalled updaters
+/// retire), and `scrub_exclusive` recomputes the sum without counting the
+/// contention as a repair; the group then rebuilds a lost member.
 #[test]
 fn striped_group_stale_by_contention_raises_no_alarm() {
     check(10, || {
@@ -338,9 +339,9 @@ fn striped_group_stale_by_contention_raises_no_alarm() {
         map.write_storage_word(2, parity + 15).unwrap();
         map.flip_storage_bit(64 + 13).unwrap();
         let m = map.clone();
-        let a = thread::spawn(move || m.alloc(5));
+        let a = thread::spawn(move || (m.alloc(5), m.alloc(61)));
         let read = map.is_allocated(70);
-        assert_eq!(a.join().unwrap(), Ok(()));
+        assert_eq!(a.join().unwrap(), (Ok(()), Ok(())));
         assert_eq!(read, Ok(true));
         // The stalled updaters retire, having changed nothing.
         let p = map.storage_word(2);
@@ -356,7 +357,8 @@ fn striped_group_stale_by_contention_raises_no_alarm() {
         assert_eq!(map.stats().ue_count, 0);
         map.write_storage_word(0, 0).unwrap();
         assert_eq!(map.is_allocated(5), Ok(true));
-        assert_eq!(map.count_allocated(), Ok(2));
+        assert_eq!(map.count_allocated(), Ok(3));
+        assert_eq!(map.stats().ce_count, 2);
     });
 }
 
