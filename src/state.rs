@@ -143,15 +143,22 @@ pub struct ScrubReport {
     pub corrected: usize,
     /// Codewords (dual bitmap: word pairs) found damaged beyond repair.
     pub uncorrectable: usize,
+    /// Parity groups ([`StripedBitmap`](crate::StripedBitmap) only) the
+    /// scrub could not check because they stayed busy: updated throughout
+    /// its tries, or held by a control field that a fault left stuck (which
+    /// only [`scrub_exclusive`](PageState::scrub_exclusive) can tell and
+    /// reset). Not a fault: a fault in such a group is left for a later
+    /// scrub, neither repaired nor reported.
+    pub busy: usize,
     /// The pages whose state is unknown, as ranges in increasing order.
     #[cfg(feature = "alloc")]
     pub bad_pages: Vec<Range<usize>>,
 }
 
 impl ScrubReport {
-    /// True when nothing was found.
+    /// True when nothing was found and nothing was left unchecked.
     pub fn is_clean(&self) -> bool {
-        self.corrected == 0 && self.uncorrectable == 0
+        self.corrected == 0 && self.uncorrectable == 0 && self.busy == 0
     }
 }
 

@@ -27,6 +27,7 @@ const ONE: u64 = 1;
 /// The sum is not kept up to date: an updater found the count full for
 /// too long and went ahead without a slot. Nothing is rebuilt from the
 /// group until an exclusive scrub resets the field and recomputes the sum.
+/// Set by contention, it comes with DIRTY (see [`CONTENDED`]).
 const STALE: u64 = 1 << 4;
 /// A checker holds the group.
 const CHECK: u64 = 1 << 5;
@@ -34,15 +35,24 @@ const CHECK: u64 = 1 << 5;
 const DIRTY: u64 = 1 << 6;
 /// The whole control field.
 const CONTROL: u64 = 0x7F;
+/// A control field left stale by contention: STALE with DIRTY, which no
+/// checker can be holding (none takes a stale group). Kept by the release
+/// of a checker that held the group when it went stale, so that
+/// `scrub_exclusive`, finding it (and nothing else) at rest, can tell it
+/// from a flipped STALE bit and does not count it as a repair.
+const CONTENDED: u64 = STALE | DIRTY;
 /// Where the sum starts.
 const SUM_SHIFT: u32 = 7;
 /// The sum's bits, once shifted down.
 const SUM: u64 = u64::MAX >> SUM_SHIFT;
 
-/// Snapshot attempts before a group check gives up (a stuck control field,
-/// or a group too busy to be seen still). Generous, because a thread that
-/// holds the group may be preempted: with `std`, each attempt after the
-/// first few yields the thread.
+/// Snapshot attempts before a group check gives up and calls the group
+/// busy (updated throughout, or a control field that a fault left stuck:
+/// a concurrent check cannot tell the two apart). Giving up reports no
+/// fault: the caller falls back to the word's own code, or a scrub leaves
+/// the group for a later one. Generous, because a thread that holds the
+/// group may be preempted: with `std`, each attempt after the first few
+/// yields the thread.
 #[cfg(not(loom))]
 const TRIES: u32 = 1 << 16;
 #[cfg(loom)]
@@ -96,8 +106,18 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// So it never rebuilds from a torn snapshot and never raises a false
 /// alarm; updaters never wait for checkers. A check that cannot get a
 /// still snapshot after many tries (a group updated without pause, or a
-/// control field damaged by a fault) gives up: the fault is then reported
-/// as [`StateError::Uncorrectable`], never guessed.
+/// control field damaged by a fault: it cannot tell which) calls the group
+/// busy, which is never reported as a fault: a read then answers from the
+/// word's own code and leaves the repair to a later check, an update
+/// repairs a single-bit error in-word as
+/// [`KeyedEccBitmap`](crate::KeyedEccBitmap)'s does, and a scrub counts
+/// the group in [`ScrubReport::busy`] and leaves it for a later scrub.
+/// Only a word beyond its own code is then reported
+/// ([`StateError::Uncorrectable`]), as it is a real fault.
+/// A group that 15 stalled updaters of its own (or a fault) kept full goes
+/// stale: its members are then read, updated and scrubbed on their own
+/// code alone until [`scrub_exclusive`](crate::PageState::scrub_exclusive)
+/// recomputes its sum.
 /// See `docs/design.md` for the argument.
 ///
 /// ```
@@ -152,6 +172,10 @@ enum Verdict {
     /// its members stand on their in-word code alone until
     /// `scrub_exclusive`.
     Stale,
+    /// No still snapshot within [`TRIES`]: the group was updated
+    /// throughout, or its control field is stuck. Nothing is known about
+    /// the members beyond their own code, and nothing is a fault.
+    Busy,
 }
 
 /// The data words: keyed (64,57) codewords.
@@ -215,9 +239,10 @@ impl StripedBitmap {
     /// without a slot. A checker holding the group is told (DIRTY) in the
     /// same compare-and-swap, before the update touches its word. If the
     /// count stays full (a fault filled it, or 15 updaters of this group
-    /// are stalled), the group is marked stale once and updates then go on
-    /// without it: the data stays right and checked in-word, and the group
-    /// only loses its power to rebuild until `scrub_exclusive`.
+    /// are stalled), the group is marked stale once ([`CONTENDED`]) and
+    /// updates then go on without it: the data stays right and checked
+    /// in-word, and the group only loses its power to rebuild until
+    /// `scrub_exclusive`.
     fn announce(&self, g: usize) -> bool {
         let cell = &self.parity[g];
         let mut p = cell.load(Ordering::Acquire);
@@ -228,7 +253,7 @@ impl StripedBitmap {
             }
             if p & COUNT == COUNT {
                 if waits == ANNOUNCE_TRIES {
-                    cell.fetch_or(STALE, Ordering::AcqRel);
+                    cell.fetch_or(CONTENDED, Ordering::AcqRel);
                     return false;
                 }
                 waits += 1;
@@ -296,25 +321,37 @@ impl StripedBitmap {
         (!moved).then_some(seen)
     }
 
-    /// Lets go of group `g`.
+    /// Lets go of group `g`. If the group went stale meanwhile, DIRTY is
+    /// left set with STALE ([`CONTENDED`]): the checker cannot tell an
+    /// announce's DIRTY from the stale mark's, and either way the group
+    /// went stale through a full count.
     fn release(&self, g: usize) {
-        self.parity[g].fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
+        let was = self.parity[g].fetch_and(!(CHECK | DIRTY), Ordering::AcqRel);
+        if was & CONTENDED == CONTENDED {
+            self.parity[g].fetch_or(DIRTY, Ordering::AcqRel);
+        }
     }
 
     /// Takes a still snapshot of group `g` and resolves every fault in it.
+    ///
+    /// With a scrub's `report`: a stale group has its members scrubbed
+    /// in-word, as `KeyedEccBitmap`'s (only what is beyond that is
+    /// reported); a busy group is counted in `report.busy` and left for a
+    /// later scrub, with nothing repaired and nothing reported as a fault.
     #[cold]
     #[inline(never)]
     fn check_group(&self, g: usize, mut report: Option<&mut ScrubReport>) -> Verdict {
         let mut raw = [0u64; GROUP_WORDS];
-        let mut stale = false;
         for attempt in 0..TRIES {
             if attempt > 0 {
                 relax(attempt);
             }
             let p = self.parity[g].load(Ordering::Acquire);
             if p & STALE != 0 {
-                stale = true;
-                break;
+                if let Some(r) = report {
+                    self.scrub_in_word(g, r);
+                }
+                return Verdict::Stale;
             }
             let Some(p) = self.take(g, p, report.as_deref_mut()) else {
                 continue;
@@ -330,12 +367,22 @@ impl StripedBitmap {
             self.release(g);
         }
         if let Some(r) = report {
-            self.report_group(g, r);
+            r.busy += 1;
         }
-        if stale {
-            Verdict::Stale
-        } else {
-            Verdict::Unknown
+        Verdict::Busy
+    }
+
+    /// Scrubs the members of group `g` on their own code alone, as
+    /// `KeyedEccBitmap`'s scrub would (a stale group has no sum to confirm
+    /// or rebuild with): single-bit errors repaired in place, the pages of
+    /// a member beyond that reported. Members that decode clean report
+    /// nothing.
+    fn scrub_in_word(&self, g: usize, r: &mut ScrubReport) {
+        for w in self.members(g) {
+            let bad = self.data.scrub_word(w, r) & valid(self, w);
+            #[cfg(feature = "alloc")]
+            push_runs(&mut r.bad_pages, w * Self::PAGES_PER_WORD, bad);
+            let _ = bad;
         }
     }
 
@@ -491,6 +538,19 @@ impl StripedBitmap {
             .is_ok()
     }
 
+    /// The update of data word `w` of group `g` on the word's own code, as
+    /// `KeyedEccBitmap`'s (a single-bit error repaired in the same
+    /// compare-and-swap), announced and retired like any update.
+    #[cold]
+    fn update_in_word(&self, g: usize, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+        let held = self.announce(g);
+        let done = self.data.update(w, mask, alloc);
+        if held {
+            self.retire(g, if done.is_ok() { mask } else { 0 }, alloc);
+        }
+        done
+    }
+
     /// One attempt at the update of data word `w`, trusting only a clean
     /// word: `Some(..)` done or refused, `None` the word needs its group.
     #[inline(always)]
@@ -548,6 +608,15 @@ impl Engine for StripedBitmap {
                 Verdict::Unknown => break,
                 // As `KeyedEccBitmap`: a single-bit error corrected in place.
                 Verdict::Stale => return self.data.read(w, want),
+                // The answer of the word's own code, with no repair written:
+                // the fault is left for a check the group can confirm.
+                Verdict::Busy => {
+                    let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
+                    return WordRead {
+                        allocated: v.allocated,
+                        bad: v.bad,
+                    };
+                }
             }
         }
         WordRead {
@@ -572,9 +641,10 @@ impl Engine for StripedBitmap {
             match self.check_group(g, None) {
                 Verdict::Sound => {}
                 Verdict::Unknown => break,
-                // As `KeyedEccBitmap`, with no sum to keep: the update
-                // carries any single-bit repair in its compare-and-swap.
-                Verdict::Stale => return self.data.update(w, mask, alloc),
+                // As `KeyedEccBitmap`: the update carries any single-bit
+                // repair in its compare-and-swap (announced, so that the
+                // sum of a busy group keeps up; a stale one has none).
+                Verdict::Stale | Verdict::Busy => return self.update_in_word(g, w, mask, alloc),
             }
         }
         Err(Conflict::Bad { bad: all, at: mask })
@@ -590,21 +660,24 @@ impl Engine for StripedBitmap {
     }
     fn quiesce(&mut self) -> usize {
         // No updater or checker can be in flight: a nonzero control field
-        // is damage. Reset it (one repair); the scrub then checks the sum.
+        // is damage, or a group left stale by contention. Reset it (one
+        // repair, unless it is exactly the contention mark, which is no
+        // fault); the scrub then checks the sum.
         // A stale sum missed the updates made without a slot: its members
         // are first corrected in-word, as `KeyedEccBitmap` would (a stale
         // group has nothing to confirm a correction with), and the sum is
         // recomputed from them; if one of them is beyond that, the group
-        // stays stale (nothing can be rebuilt from it) and its pages are
-        // reported by the scrub.
+        // stays stale (nothing can be rebuilt from it) and the scrub
+        // reports that member's pages.
         let mut fixed = 0;
         for g in 0..self.groups() {
             let p = self.parity[g].load(Ordering::Acquire);
             if p & CONTROL == 0 {
                 continue;
             }
+            let contended = p & CONTROL == CONTENDED;
             let keep_stale = p & STALE != 0 && self.still_stale(g);
-            if keep_stale && p & CONTROL == STALE {
+            if keep_stale && (p & CONTROL == STALE || contended) {
                 continue; // nothing to reset, nothing repaired
             }
             let mut new = p & !CONTROL;
@@ -624,7 +697,9 @@ impl Engine for StripedBitmap {
                 new = (total & SUM) << SUM_SHIFT;
             }
             self.parity[g].store(new, Ordering::Release);
-            fixed += 1;
+            if !contended {
+                fixed += 1;
+            }
         }
         self.data.counters().ce(fixed as u64);
         fixed
