@@ -16,6 +16,8 @@ mod classify;
 mod faults;
 #[path = "campaign/field.rs"]
 mod field;
+#[path = "common/provenance.rs"]
+mod provenance;
 #[path = "campaign/report.rs"]
 mod report;
 #[path = "campaign/rng.rs"]
@@ -182,6 +184,8 @@ fn main() -> ExitCode {
 
 /// Runs the campaign; `Ok(false)` if `--check` found a requirement broken.
 fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    // The source the run measures, taken before it starts.
+    let commit = provenance::commit(Path::new(env!("CARGO_MANIFEST_DIR")), &[]);
     let schemes: Vec<&Scheme> = if args.schemes.is_empty() {
         SCHEMES.iter().collect()
     } else {
@@ -301,6 +305,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         pages: PAGES,
         ops_per_thread: OPS,
         command: command_line(),
+        commit,
+        cpu: provenance::Cpu::here(),
         schemes: results,
         weights,
         weights_file,
@@ -647,6 +653,8 @@ mod tests {
             pages: PAGES,
             ops_per_thread: OPS,
             command: String::new(),
+            commit: String::new(),
+            cpu: provenance::Cpu::default(),
             schemes: vec![
                 scheme("ecc64", &detected, Class::SingleBit, &single_bit, skip),
                 scheme("ecc64b", &detected, Class::Burst3Word, &burst3, None),
