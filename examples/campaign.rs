@@ -10,8 +10,15 @@
 //! cargo run --release --example campaign -- --mix field  # only the classes the field weights use
 //! ```
 
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod bench_common;
 #[path = "campaign/classify.rs"]
 mod classify;
+#[cfg(test)]
+#[path = "campaign/docs_lists.rs"]
+mod docs_lists;
 #[path = "campaign/faults.rs"]
 mod faults;
 #[path = "campaign/field.rs"]
