@@ -4,7 +4,7 @@
 //! are in docs/safety.md.
 //!
 //! ```sh
-//! cargo run --release --example campaign             # over a minute on 2 cores (docs/safety.md)
+//! cargo run --release --example campaign             # 6 min 12 s at ed3d5ae on 2 loaded cores (docs/safety.md)
 //! cargo run --release --example campaign -- --quick  # a few seconds
 //! cargo run --release --example campaign -- --threads 1 --seed 7  # exactly reproducible
 //! cargo run --release --example campaign -- --mix field  # only the classes the field weights use
@@ -54,10 +54,11 @@ use trial::Workload;
 const PAGES: usize = 32768;
 /// Operations per workload thread in each trial.
 const OPS: usize = 2000;
-/// Trials per (scheme, class) of a default run and of `--quick`: 1,000
-/// keeps the default run of nine schemes near a minute on two cores (see
-/// docs/safety.md for the measured time); a rate of zero in 1,000 trials
-/// bounds the true rate below 0.37% (95%).
+/// Trials per (scheme, class) of a default run and of `--quick`: a rate of
+/// zero in 1,000 trials bounds the true rate below 0.37% (95%). The
+/// default run's time is measured in docs/safety.md ("Measured": 6 min 12 s
+/// wall at `ed3d5ae` on a loaded 2-core machine; the first ten classes took
+/// 41 s on a quiet one at `c7c7067`).
 const TRIALS: usize = 1000;
 const QUICK_TRIALS: usize = 60;
 /// Storage bits per page are measured on a map of this many pages, where
@@ -356,8 +357,10 @@ fn describe(scheme: &str, class: Class, t: usize, seed: u64, trial: &trial::Tria
 /// A run in which no workload operation returns and no trial ends for this
 /// long has hung: a map whose operations stop returning is a failure of the
 /// map, and the campaign says so instead of waiting for ever. (A trial may
-/// legitimately be slow: an `ecc64s` group whose updater count a fault
-/// filled makes each of its updates wait 65,536 times before it fails.)
+/// legitimately be slow: an `ecc64s` group check that cannot get a still
+/// snapshot tries 65,536 times before it gives up, and an update that finds
+/// its group's updater count full waits 1,024 times, yielding, before it
+/// marks the group stale and goes on.)
 const HANG: Duration = Duration::from_secs(120);
 
 /// Watches the run from a thread of its own: if [`trial::PROGRESS`] has not

@@ -28,10 +28,13 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 ///
 /// Full-length Hsiao code: its 64 columns are all 64 odd-weight 7-bit
 /// values. The data columns are the 35 of weight 3, the 21 of weight 5 and
-/// 1111111, in increasing order except for five swaps that leave no four
+/// 1111111, each group in increasing order, except for four transpositions
+/// of data columns (8↔36, 14↔54, 24↔51, 48↔56) that leave no four
 /// adjacent codeword bits (check bits included) whose columns XOR to zero:
 /// so every adjacent 4-bit burst has a nonzero even syndrome and is
 /// detected, never a codeword (in increasing order, 7 of the 61 were).
+/// Tested by `codes/tests/exhaustive.rs::secded64_column_order` and
+/// `::secded64_adjacent_bursts`.
 /// Rows are balanced (31 data ones each). 57 is the most data bits a 64-bit
 /// SECDED word can hold (Hamming bound `2^(r-1) >= k + r`). Because every
 /// odd syndrome is a column, every triple error is miscorrected, whatever
