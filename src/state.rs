@@ -80,8 +80,10 @@ pub trait PageState: Send + Sync {
     /// [`scrub`](PageState::scrub) with exclusive access: no operation can
     /// be in flight, so a map may also repair state that concurrent checks
     /// must leave alone ([`StripedBitmap`](crate::StripedBitmap) resets a
-    /// group control field damaged by a fault). Same as `scrub` for the
-    /// other maps.
+    /// group control field damaged by a fault, and recomputes a stale
+    /// group's sum: `tests/striped.rs::a_stale_group_is_repaired_in_word_by_the_exclusive_scrub`,
+    /// `tests/faults.rs::striped_control_bit_flip_is_repaired_and_counted_once`).
+    /// Same as `scrub` for the other maps.
     fn scrub_exclusive(&mut self) -> ScrubReport;
     /// Fault and violation counters since construction.
     fn stats(&self) -> FaultStats;
@@ -152,6 +154,14 @@ pub enum Claim {
 /// | [`DualBitmap`](crate::DualBitmap) | nothing (always 0) | inconsistent word pairs |
 /// | [`EccBitmap`](crate::EccBitmap) | codewords corrected in place (one per single-bit fault) | codewords beyond correction |
 /// | [`StripedBitmap`](crate::StripedBitmap) | every repair of a stored word: a codeword corrected in-word, a data word rebuilt from its group (a zeroed or garbage word counts one), a parity word rewritten from the data, and with `scrub_exclusive` a group control field reset (which a stale flag set without any fault also causes) | groups it could not check or resolve (one per group, whatever the number of damaged words) |
+///
+/// The striped row is tested by
+/// `tests/striped.rs::a_stale_group_is_repaired_in_word_by_the_exclusive_scrub`
+/// (a stale group: one unit, its 3,648 pages listed; then the exclusive
+/// scrub's two repairs, a control field and a word) and
+/// `::two_lost_words_in_a_group_are_reported`; the in-word rows by
+/// `tests/faults.rs::ecc_every_single_flip_is_corrected` and
+/// `::ecc_double_flip_in_a_codeword`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScrubReport {
     /// Storage words checked (for the dual bitmap: word pairs; for the
@@ -165,8 +175,9 @@ pub struct ScrubReport {
     /// order. For the striped map, every page of a group it could not check
     /// or resolve: a group left stale (its sum out of date) is listed whole,
     /// though operations on its members may still succeed, each verified by
-    /// its in-word code; so an operation on a listed page may succeed, and
-    /// one that fails names only its own word's pages.
+    /// its in-word code (`tests/striped.rs::a_full_count_marks_the_group_stale_and_updates_go_on`);
+    /// so an operation on a listed page may succeed, and one that fails
+    /// names only its own word's pages.
     #[cfg(feature = "alloc")]
     pub bad_pages: Vec<Range<usize>>,
 }

@@ -13,6 +13,9 @@ use crate::matrix::{odd_columns, Matrix};
 /// nibble patterns of the 32-bit word have even, nonzero syndromes, so they
 /// decode as Uncorrectable. Overhead 23.1%. A random 32-bit word decodes as
 /// Clean with probability 1/64 and as Corrected with probability 32/64.
+/// Tested by `codes/tests/exhaustive.rs::secded32_secded`,
+/// `::triple_error_split`, `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded32.txt"), "\n```")]
@@ -44,7 +47,10 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 /// all-zero, all-ones, 0x5555…, 0xAAAA…, 0x0F0F…, 0xF0F0… and half-ones
 /// words all have even, nonzero syndromes, so they decode as Uncorrectable.
 /// Overhead 12.3%. A random word decodes as Clean with probability 1/128 and
-/// as Corrected with probability 64/128.
+/// as Corrected with probability 64/128. Tested by
+/// `codes/tests/exhaustive.rs::secded64_secded`, `::triple_error_split`,
+/// `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded64.txt"), "\n```")]
