@@ -72,7 +72,8 @@ impl DualBitmap {
     /// A map of `pages` free pages over two caller-provided bitmaps of at
     /// least [`words_for(pages)`](Self::words_for) words each (keep them in
     /// separate allocations), which it initialises. Both sizes are checked
-    /// before anything is written: on error, it writes nothing. Taken by
+    /// before anything is written: on error, it writes nothing
+    /// (`tests/regressions.rs::failed_from_static_writes_nothing`). Taken by
     /// unique reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(

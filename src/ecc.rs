@@ -349,7 +349,8 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
 
     /// A map of `pages` free pages over caller-provided storage of at least
     /// [`words_for(pages)`](Self::words_for) words, which it initialises
-    /// (on error, it writes nothing).
+    /// (on error, it writes nothing:
+    /// `tests/regressions.rs::failed_from_static_writes_nothing`).
     ///
     /// The storage is taken by unique reference, for good: no other map, and
     /// no other code, can use it afterwards, so a second map cannot be built
