@@ -4,18 +4,27 @@
 //! are in docs/safety.md.
 //!
 //! ```sh
-//! cargo run --release --example campaign             # over a minute on 2 cores (docs/safety.md)
+//! cargo run --release --example campaign             # 6 min 12 s at ed3d5ae on 2 loaded cores (docs/safety.md)
 //! cargo run --release --example campaign -- --quick  # a few seconds
 //! cargo run --release --example campaign -- --threads 1 --seed 7  # exactly reproducible
 //! cargo run --release --example campaign -- --mix field  # only the classes the field weights use
 //! ```
 
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../benches/common/mod.rs"]
+mod bench_common;
 #[path = "campaign/classify.rs"]
 mod classify;
+#[cfg(test)]
+#[path = "campaign/docs_lists.rs"]
+mod docs_lists;
 #[path = "campaign/faults.rs"]
 mod faults;
 #[path = "campaign/field.rs"]
 mod field;
+#[path = "common/provenance.rs"]
+mod provenance;
 #[path = "campaign/report.rs"]
 mod report;
 #[path = "campaign/rng.rs"]
@@ -45,10 +54,11 @@ use trial::Workload;
 const PAGES: usize = 32768;
 /// Operations per workload thread in each trial.
 const OPS: usize = 2000;
-/// Trials per (scheme, class) of a default run and of `--quick`: 1,000
-/// keeps the default run of nine schemes near a minute on two cores (see
-/// docs/safety.md for the measured time); a rate of zero in 1,000 trials
-/// bounds the true rate below 0.37% (95%).
+/// Trials per (scheme, class) of a default run and of `--quick`: a rate of
+/// zero in 1,000 trials bounds the true rate below 0.37% (95%). The
+/// default run's time is measured in docs/safety.md ("Measured": 6 min 12 s
+/// wall at `ed3d5ae` on a loaded 2-core machine; the first ten classes took
+/// 41 s on a quiet one at `c7c7067`).
 const TRIALS: usize = 1000;
 const QUICK_TRIALS: usize = 60;
 /// Storage bits per page are measured on a map of this many pages, where
@@ -182,6 +192,8 @@ fn main() -> ExitCode {
 
 /// Runs the campaign; `Ok(false)` if `--check` found a requirement broken.
 fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
+    // The source the run measures, taken before it starts.
+    let commit = provenance::commit(Path::new(env!("CARGO_MANIFEST_DIR")), &[]);
     let schemes: Vec<&Scheme> = if args.schemes.is_empty() {
         SCHEMES.iter().collect()
     } else {
@@ -301,6 +313,8 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         pages: PAGES,
         ops_per_thread: OPS,
         command: command_line(),
+        commit,
+        cpu: provenance::Cpu::here(),
         schemes: results,
         weights,
         weights_file,
@@ -343,8 +357,10 @@ fn describe(scheme: &str, class: Class, t: usize, seed: u64, trial: &trial::Tria
 /// A run in which no workload operation returns and no trial ends for this
 /// long has hung: a map whose operations stop returning is a failure of the
 /// map, and the campaign says so instead of waiting for ever. (A trial may
-/// legitimately be slow: an `ecc64s` group whose updater count a fault
-/// filled makes each of its updates wait 65,536 times before it fails.)
+/// legitimately be slow: an `ecc64s` group check that cannot get a still
+/// snapshot tries 65,536 times before it gives up, and an update that finds
+/// its group's updater count full waits 1,024 times, yielding, before it
+/// marks the group stale and goes on.)
 const HANG: Duration = Duration::from_secs(120);
 
 /// Watches the run from a thread of its own: if [`trial::PROGRESS`] has not
@@ -647,6 +663,8 @@ mod tests {
             pages: PAGES,
             ops_per_thread: OPS,
             command: String::new(),
+            commit: String::new(),
+            cpu: provenance::Cpu::default(),
             schemes: vec![
                 scheme("ecc64", &detected, Class::SingleBit, &single_bit, skip),
                 scheme("ecc64b", &detected, Class::Burst3Word, &burst3, None),

@@ -17,10 +17,13 @@ const TRIES: usize = 3;
 /// separate allocations, `primary == !secondary` word for word.
 ///
 /// - A page update is a consistency pre-check of that page, then a
-///   test-and-set on one bitmap and a test-and-clear on the other: two atomic
-///   operations, not atomic together. Range updates do the same with whole
-///   words (two atomics per word), faster than the baseline's per-page loop,
-///   so that comparisons are against the strongest version of it.
+///   test-and-set (or -clear) on the primary, a compare-and-swap loop that
+///   changes nothing if the page is already in the target state, then a
+///   plain `fetch_and` (or `fetch_or`) on the secondary whose result is not
+///   checked: two atomic operations, not atomic together. Range updates do
+///   the same with whole words (two atomics per word), faster than the
+///   baseline's per-page loop, so that comparisons are against the
+///   strongest version of it.
 /// - A consistency check reads both bits, up to three times with a pause
 ///   between (an update between the two reads looks like corruption), then
 ///   once more after a read barrier.
@@ -28,7 +31,8 @@ const TRIES: usize = 3;
 ///   `uncorrectable` counts inconsistent word pairs.
 ///
 /// It detects a disagreement; it cannot tell which copy is right, so it
-/// repairs nothing: the pages are reported [`StateError::Uncorrectable`].
+/// repairs nothing: the pages are reported [`StateError::Uncorrectable`]
+/// (`tests/faults.rs::dual_every_single_flip_is_detected_not_repaired`).
 /// Storage: 2 bits per page.
 ///
 /// Because the two atomics are not atomic together, two threads that race
@@ -37,7 +41,9 @@ const TRIES: usize = 3;
 /// corrupt though no fault occurred. The kernel's page allocator never lets
 /// two threads claim one page; [`FrameAllocator`](crate::FrameAllocator)
 /// does, so `FrameAllocator<DualBitmap>` under contention sees such false
-/// alarms (docs/design.md).
+/// alarms (docs/design.md; the loom model
+/// `tests/loom.rs::dual_bitmap_claim_racing_alloc_and_free_leaves_the_copies_inconsistent`
+/// finds the schedule).
 pub struct DualBitmap {
     pages: usize,
     primary: Words,
@@ -66,7 +72,8 @@ impl DualBitmap {
     /// A map of `pages` free pages over two caller-provided bitmaps of at
     /// least [`words_for(pages)`](Self::words_for) words each (keep them in
     /// separate allocations), which it initialises. Both sizes are checked
-    /// before anything is written: on error, it writes nothing. Taken by
+    /// before anything is written: on error, it writes nothing
+    /// (`tests/regressions.rs::failed_from_static_writes_nothing`). Taken by
     /// unique reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(

@@ -21,15 +21,20 @@ use eccmap_codes::{Decoded, LaneCode};
 /// Page offset `o` of a word is data bit `o % k` of codeword `o / k`
 /// (`k = C::DATA_BITS`); for `Secded64`, page offset `o` is bit `o`.
 ///
-/// - Every state change is one compare-and-swap that XORs the changed
+/// - Every state change lands as one compare-and-swap that XORs the changed
 ///   pages' deltas into the word: data and check bits move together, so no
-///   reader ever sees half an update, and there is no retry and no false
-///   alarm under concurrency.
+///   reader ever sees half an update, and there is no false alarm under
+///   concurrency (`tests/concurrency.rs::threads_with_scrubber_and_injector`,
+///   `tests/loom.rs`). The compare-and-swap is `compare_exchange_weak` in a
+///   loop: when another thread changed the word first, the update decodes
+///   the new value and tries again (docs/design.md, "EccBitmap").
 /// - Every read of a word decodes it. A single-bit fault found on any path is
 ///   repaired in place by the same compare-and-swap (so a concurrent update
-///   is never lost), counted in `ce_count`, and the answer is right. A
+///   is never lost), counted in `ce_count`, and the answer is right
+///   (`tests/faults.rs::ecc_every_single_flip_is_corrected`). A
 ///   codeword that cannot be corrected makes every operation that needs one
-///   of its pages fail with [`StateError::Uncorrectable`] naming its pages.
+///   of its pages fail with [`StateError::Uncorrectable`] naming its pages
+///   (`tests/faults.rs::ecc_double_flip_in_a_codeword`).
 ///
 /// ```
 /// use eccmap::{EccBitmap, FaultInjection, PageState, StateError};
@@ -112,6 +117,10 @@ impl Keying for Unkeyed {
 ///   than `M` apart always have different keys; words a multiple of `M`
 ///   apart share a key, and a copy between them is accepted as valid
 ///   ([`StripedBitmap`](crate::StripedBitmap) catches those).
+///
+/// Tested for every accepted code over more than two key periods by
+/// `tests/keyed_codes.rs::*_promise_at_every_index`, and on a map by
+/// `tests/keyed.rs::misplaced_words_are_detected`.
 ///
 /// Each of those syndromes must be nonzero and not the column of any bit.
 /// For a code whose columns all have odd weight (every SECDED code here) an
@@ -340,7 +349,8 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
 
     /// A map of `pages` free pages over caller-provided storage of at least
     /// [`words_for(pages)`](Self::words_for) words, which it initialises
-    /// (on error, it writes nothing).
+    /// (on error, it writes nothing:
+    /// `tests/regressions.rs::failed_from_static_writes_nothing`).
     ///
     /// The storage is taken by unique reference, for good: no other map, and
     /// no other code, can use it afterwards, so a second map cannot be built

@@ -3,7 +3,10 @@
 /// Why a map operation failed. Every failure but
 /// [`UndoConflict`](StateError::UndoConflict) leaves the map's state as it
 /// was before the call (for the exact guarantee under concurrency, see
-/// docs/design.md, "All or nothing").
+/// docs/design.md, "All or nothing"; tested by
+/// `tests/behaviour.rs::range_alloc_is_all_or_nothing`,
+/// `::range_free_is_all_or_nothing`, `::double_alloc_leaves_state_unchanged`
+/// and under races by `tests/regressions.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum StateError {
     /// `alloc` of a page that is already allocated.
@@ -46,7 +49,8 @@ pub enum StateError {
     /// as [`Uncorrectable`](StateError::Uncorrectable)). Either needs two
     /// concurrent calls on the same pages, at least one of them a caller's
     /// bug (or a fault). The refusal at `refused` is counted as its own
-    /// error would have been.
+    /// error would have been. Tested by
+    /// `tests/regressions.rs::undo_conflict_is_reported_not_dropped`.
     #[error("range refused at page {refused}; {count} pages from page {page} were changed by another call before the undo")]
     UndoConflict {
         /// The page at which the call was refused.

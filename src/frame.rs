@@ -30,7 +30,11 @@ pub enum Policy {
 /// A page found unverifiable while searching is skipped (the map counts it
 /// in `ue_count`, and [`PageState::scrub`] reports it); if no verifiable
 /// free page remains but unverifiable ones were skipped, the allocation
-/// fails with [`StateError::Uncorrectable`] rather than `Ok(None)`.
+/// fails with [`StateError::Uncorrectable`] rather than `Ok(None)`
+/// (`tests/frame_alloc.rs::unverifiable_pages_are_never_handed_out`). Under
+/// threads, every frame is handed out once until it is freed
+/// (`tests/frame_alloc.rs::threads_exhaust_plain_dual_ecc`, and with
+/// single-bit faults injected `::threads_exhaust_ecc_with_single_bit_faults`).
 ///
 /// ```
 /// use eccmap::{FrameAllocator, PageMap};

@@ -1,14 +1,15 @@
 //! Page (frame) allocation state that survives bit flips.
 //!
-//! Three maps implement [`PageState`], each lock-free, each with the same
+//! Four maps implement [`PageState`], each lock-free, each with the same
 //! page-level behaviour and the same [`FaultInjection`] access to its raw
 //! storage:
 //!
-//! | map | storage per page | a flipped bit is |
-//! |---|---|---|
-//! | [`PlainBitmap`] | 1 bit | silent: a wrong answer |
-//! | [`DualBitmap`] (the baseline) | 2 bits | detected |
-//! | [`EccBitmap<Secded64>`](EccBitmap) | 1.123 bits | corrected in place |
+//! | map | storage per page | a flipped bit is | tested by |
+//! |---|---|---|---|
+//! | [`PlainBitmap`] | 1 bit | silent: a wrong answer | `tests/faults.rs::plain_every_flip_is_a_silent_wrong_answer` |
+//! | [`DualBitmap`] (the baseline) | 2 bits | detected | `tests/faults.rs::dual_every_single_flip_is_detected_not_repaired` |
+//! | [`EccBitmap<Secded64>`](EccBitmap) (other codes: see [`EccBitmap`]; also [`KeyedEccBitmap`]) | 1.123 bits | corrected in place (Hamming (7,4): bit 63 is unused, a flip there changes nothing) | `tests/faults.rs::ecc_every_single_flip_is_corrected` |
+//! | [`StripedBitmap`] | 1.140 bits | corrected in place (checked against its group unless the group is stale) | `tests/faults.rs::ecc_every_single_flip_is_corrected::striped` |
 //!
 //! [`PageMap`] is `EccBitmap<Secded64>`, or `DualBitmap` with the
 //! `dual-bitmap` feature; every type stays available for side-by-side use.
@@ -48,7 +49,11 @@ pub use ecc::{AddressKeyed, EccBitmap, Keying, Unkeyed};
 /// index that is not a multiple of the key period away (63 words for
 /// `Secded64`); a copy a multiple of the period away has the same key and is
 /// accepted. A code for which keys cannot keep this (`Hamming74`) does not
-/// compile.
+/// compile. Tested by `tests/keyed.rs::misplaced_words_are_detected` (every
+/// copy among 130 words, the same-key ones accepted) and
+/// `::zero_and_ones_uncorrectable_at_every_index`, and for every accepted
+/// code by `tests/keyed_codes.rs::*_promise_at_every_index`
+/// (`hamming74_is_refused_and_must_be` for the refusal).
 pub type KeyedEccBitmap<C> = EccBitmap<C, AddressKeyed>;
 pub use eccmap_codes as codes;
 pub use error::StateError;

@@ -36,8 +36,9 @@ impl PlainBitmap {
 
     /// A map of `pages` free pages over caller-provided storage of at least
     /// [`words_for(pages)`](Self::words_for) words, which it initialises
-    /// (on error, it writes nothing). Taken by unique reference, so no
-    /// other map can be built over it (see
+    /// (on error, it writes nothing:
+    /// `tests/regressions.rs::failed_from_static_writes_nothing`). Taken by
+    /// unique reference, so no other map can be built over it (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)):
     ///
     /// ```compile_fail,E0499

@@ -8,15 +8,21 @@ use alloc::vec::Vec;
 use core::ops::Range;
 
 /// Lock-free page allocation state: which pages of `0..pages()` are
-/// allocated. All methods take `&self` and may be called from any number of
-/// threads at once.
+/// allocated. Every method but [`scrub_exclusive`](PageState::scrub_exclusive)
+/// (`&mut self`) takes `&self` and may be called from any number of threads
+/// at once.
 ///
 /// Every read of stored state is verified. What a map does with a fault it
 /// finds depends on its scheme: [`EccBitmap`](crate::EccBitmap) repairs
-/// single-bit faults in place and answers correctly;
+/// single-bit faults in place and answers correctly
+/// (`tests/faults.rs::ecc_every_single_flip_is_corrected`);
+/// [`StripedBitmap`](crate::StripedBitmap) also rebuilds a word its group
+/// can restore (`tests/striped.rs::lost_words_are_rebuilt`);
 /// [`DualBitmap`](crate::DualBitmap) reports
-/// [`StateError::Uncorrectable`]; [`PlainBitmap`](crate::PlainBitmap) cannot
-/// see faults at all.
+/// [`StateError::Uncorrectable`]
+/// (`tests/faults.rs::dual_every_single_flip_is_detected_not_repaired`);
+/// [`PlainBitmap`](crate::PlainBitmap) cannot see faults at all
+/// (`tests/faults.rs::plain_every_flip_is_a_silent_wrong_answer`).
 ///
 /// ```
 /// use eccmap::{PageMap, PageState, StateError};
@@ -41,7 +47,9 @@ pub trait PageState: Send + Sync {
     fn free(&self, page: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` allocated, all or nothing: the whole
     /// range is checked before any page changes, so a range with a page
-    /// already allocated or of unknown state fails with nothing changed.
+    /// already allocated or of unknown state fails with nothing changed
+    /// (`tests/behaviour.rs::range_alloc_is_all_or_nothing`, under races
+    /// `tests/regressions.rs`).
     /// On any error other than [`StateError::UndoConflict`], no page of the
     /// call has changed state when it returns. `UndoConflict` means another
     /// call changed pages of the range while this one held them (needs a
@@ -72,8 +80,10 @@ pub trait PageState: Send + Sync {
     /// [`scrub`](PageState::scrub) with exclusive access: no operation can
     /// be in flight, so a map may also repair state that concurrent checks
     /// must leave alone ([`StripedBitmap`](crate::StripedBitmap) resets a
-    /// group control field damaged by a fault). Same as `scrub` for the
-    /// other maps.
+    /// group control field damaged by a fault, and recomputes a stale
+    /// group's sum: `tests/striped.rs::a_stale_group_is_repaired_in_word_by_the_exclusive_scrub`,
+    /// `tests/faults.rs::striped_control_bit_flip_is_repaired_and_counted_once`).
+    /// Same as `scrub` for the other maps.
     fn scrub_exclusive(&mut self) -> ScrubReport;
     /// Fault and violation counters since construction.
     fn stats(&self) -> FaultStats;
@@ -135,22 +145,47 @@ pub enum Claim {
 }
 
 /// What one [`PageState::scrub`] found.
+///
+/// What a unit of `corrected` and `uncorrectable` is depends on the map:
+///
+/// | map | `corrected` counts | `uncorrectable` counts |
+/// |---|---|---|
+/// | [`PlainBitmap`](crate::PlainBitmap) | nothing (always 0) | nothing (always 0) |
+/// | [`DualBitmap`](crate::DualBitmap) | nothing (always 0) | inconsistent word pairs |
+/// | [`EccBitmap`](crate::EccBitmap) | codewords corrected in place (one per single-bit fault) | codewords beyond correction |
+/// | [`StripedBitmap`](crate::StripedBitmap) | every repair of a stored word: a codeword corrected in-word, a data word rebuilt from its group (a zeroed or garbage word counts one), a parity word rewritten from the data, a flipped control bit cleared, and with `scrub_exclusive` a damaged group control field reset (a stale mark left by contention alone is not counted) | groups it checked and could not resolve (one per group, whatever the number of damaged words); in a stale group, codewords beyond in-word correction. Busy groups are counted in `busy`, not here |
+///
+/// The striped row is tested by
+/// `tests/striped.rs::a_stale_group_is_repaired_in_word_by_the_exclusive_scrub`
+/// (a stale group: a single-bit fault in a member corrected in-word, no
+/// page listed; the exclusive scrub's repairs; a member beyond in-word
+/// correction: one unit, only its own 57 pages listed) and
+/// `::two_lost_words_in_a_group_are_reported`; the in-word rows by
+/// `tests/faults.rs::ecc_every_single_flip_is_corrected` and
+/// `::ecc_double_flip_in_a_codeword`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScrubReport {
-    /// Storage words checked (for the dual bitmap: word pairs).
+    /// Storage words checked (for the dual bitmap: word pairs; for the
+    /// striped map: data words).
     pub words: usize,
-    /// Single-bit faults repaired in place.
+    /// Repairs made in place (see the table above).
     pub corrected: usize,
-    /// Codewords (dual bitmap: word pairs) found damaged beyond repair.
+    /// Units found damaged beyond repair (see the table above).
     pub uncorrectable: usize,
     /// Parity groups ([`StripedBitmap`](crate::StripedBitmap) only) the
     /// scrub could not check because they stayed busy: updated throughout
     /// its tries, or held by a control field that a fault left stuck (which
     /// only [`scrub_exclusive`](PageState::scrub_exclusive) can tell and
     /// reset). Not a fault: a fault in such a group is left for a later
-    /// scrub, neither repaired nor reported.
+    /// scrub, neither repaired nor reported
+    /// (`tests/striped_contention.rs::a_scrub_of_a_group_busy_throughout_reports_busy_not_a_fault`).
     pub busy: usize,
-    /// The pages whose state is unknown, as ranges in increasing order.
+    /// The pages this scrub could not verify, as ranges in increasing
+    /// order. For the striped map, every page of a group it checked but
+    /// could not resolve; for a stale group (its sum out of date), only the
+    /// pages of members beyond in-word correction
+    /// (`tests/striped_contention.rs::a_group_made_stale_by_contention_is_checked_in_word_not_reported`).
+    /// An operation that fails names only its own word's pages.
     #[cfg(feature = "alloc")]
     pub bad_pages: Vec<Range<usize>>,
 }
@@ -165,10 +200,15 @@ impl ScrubReport {
 /// Fault and violation counters, named after Linux EDAC's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultStats {
-    /// Corrected errors: single-bit faults repaired in place.
+    /// Corrected errors: repairs made in place, by operations and scrubs,
+    /// counted as [`ScrubReport::corrected`] counts them (for the ECC maps,
+    /// one per single-bit fault corrected; for the striped map also words
+    /// rebuilt, parity words rewritten and control fields reset).
     pub ce_count: u64,
-    /// Uncorrected errors: each time an operation or a scrub found state it
-    /// could not verify (one fault seen by several operations counts each time).
+    /// Uncorrected errors: each time an operation found state it could not
+    /// verify (once per failed operation: one fault seen by several
+    /// operations counts each time), plus each scrub's
+    /// [`ScrubReport::uncorrectable`] (in that report's units).
     pub ue_count: u64,
     /// Rejected double allocations.
     pub double_alloc: u64,

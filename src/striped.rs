@@ -80,7 +80,7 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// **Layout.** With `W` data words there are `S = ceil(W / 64)` groups;
 /// word `w` belongs to group `w % S`, so the members of a group are `S`
 /// words (`8·S` bytes) apart: 8 KiB or more once a map has 1,024 groups
-/// (65,536 words, 3.7 Mi pages with `Secded64`), and a 64-byte line (8
+/// (65,536 words, 3.56 Mi pages with `Secded64`), and a 64-byte line (8
 /// words) touches 8 different groups whenever `S >= 8`. A parity word holds
 /// a control field (bits `0..7`: updaters in flight, a stale flag, a
 /// checker flag, a dirty flag) and the sum of its members' page masks, as

@@ -14,6 +14,9 @@ use crate::matrix::{odd_columns, Matrix};
 ///
 /// Overhead 75% (3 check bits per 4 data bits). A random word decodes as
 /// Clean with probability 1/8 and as Corrected with probability 7/8.
+/// Tested by `codes/tests/exhaustive.rs::hamming74_single_corrected_double_miscorrected`
+/// and `::hamming74_every_data_every_pattern` (every data value against
+/// every error pattern).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/hamming74.txt"), "\n```")]
@@ -38,6 +41,10 @@ crate::lane_code!(Hamming74, "Hamming (7,4)", 3, HAMMING74);
 /// 0x0F, 0xF0) have even, nonzero syndromes, so they decode as
 /// Uncorrectable. Overhead 100%. A random byte decodes as Clean with
 /// probability 1/16 and as Corrected with probability 8/16.
+/// Tested by `codes/tests/exhaustive.rs::hamming84_secded`,
+/// `::hamming84_every_data_every_pattern`,
+/// `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/hamming84.txt"), "\n```")]

@@ -18,6 +18,9 @@ use crate::Decoded;
 /// Coset constant `00000011`: all-zero and all-ones (data and check) decode
 /// as Uncorrectable. Overhead 12.5%. A random 72-bit word decodes as Clean
 /// with probability 1/256 and as Corrected with probability 72/256.
+/// Tested by `codes/tests/exhaustive.rs::hsiao72_secded`,
+/// `::triple_error_split`, `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/hsiao72.txt"), "\n```")]

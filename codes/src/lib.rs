@@ -24,7 +24,16 @@
 //! Coset encoding: each SECDED code XORs a fixed constant into its check bits,
 //! chosen so that the all-zero and all-ones words have an even, nonzero
 //! syndrome. They decode as [`Decoded::Uncorrectable`], never as valid data
-//! and never as a "corrected" single error, so a stray memset is caught.
+//! and never as a "corrected" single error, so a stray memset is caught
+//! (`codes/tests/exhaustive.rs::zero_and_ones_words_are_uncorrectable`,
+//! `codes/tests/burst.rs::stray_words_are_uncorrectable`,
+//! `codes/tests/secded128.rs::stray_words_are_uncorrectable`).
+//!
+//! The table's "corrects" and "detects" columns are proved by exhaustion
+//! over every error pattern of that weight: `codes/tests/exhaustive.rs`
+//! (`*_secded`, `hamming74_single_corrected_double_miscorrected`,
+//! `triple_error_split`), `codes/tests/burst.rs` and
+//! `codes/tests/secded128.rs`.
 //!
 //! ```
 //! use eccmap_codes::{Decoded, LaneCode, Secded64};

@@ -13,6 +13,9 @@ use crate::matrix::{odd_columns, Matrix};
 /// nibble patterns of the 32-bit word have even, nonzero syndromes, so they
 /// decode as Uncorrectable. Overhead 23.1%. A random 32-bit word decodes as
 /// Clean with probability 1/64 and as Corrected with probability 32/64.
+/// Tested by `codes/tests/exhaustive.rs::secded32_secded`,
+/// `::triple_error_split`, `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded32.txt"), "\n```")]
@@ -28,10 +31,13 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 ///
 /// Full-length Hsiao code: its 64 columns are all 64 odd-weight 7-bit
 /// values. The data columns are the 35 of weight 3, the 21 of weight 5 and
-/// 1111111, in increasing order except for five swaps that leave no four
+/// 1111111, each group in increasing order, except for four transpositions
+/// of data columns (8↔36, 14↔54, 24↔51, 48↔56) that leave no four
 /// adjacent codeword bits (check bits included) whose columns XOR to zero:
 /// so every adjacent 4-bit burst has a nonzero even syndrome and is
 /// detected, never a codeword (in increasing order, 7 of the 61 were).
+/// Tested by `codes/tests/exhaustive.rs::secded64_column_order` and
+/// `::secded64_adjacent_bursts`.
 /// Rows are balanced (31 data ones each). 57 is the most data bits a 64-bit
 /// SECDED word can hold (Hamming bound `2^(r-1) >= k + r`). Because every
 /// odd syndrome is a column, every triple error is miscorrected, whatever
@@ -41,7 +47,10 @@ crate::lane_code!(Secded32, "SECDED (32,26)", 4, SECDED32);
 /// all-zero, all-ones, 0x5555…, 0xAAAA…, 0x0F0F…, 0xF0F0… and half-ones
 /// words all have even, nonzero syndromes, so they decode as Uncorrectable.
 /// Overhead 12.3%. A random word decodes as Clean with probability 1/128 and
-/// as Corrected with probability 64/128.
+/// as Corrected with probability 64/128. Tested by
+/// `codes/tests/exhaustive.rs::secded64_secded`, `::triple_error_split`,
+/// `::zero_and_ones_words_are_uncorrectable` and
+/// `::corrected_only_on_a_real_column` (every syndrome value).
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded64.txt"), "\n```")]

@@ -301,6 +301,11 @@ enum Imp {
 ///   code's property); a burst within 11 adjacent bits is never
 ///   miscorrected.
 ///
+/// Tests, in that order: `::every_error_of_up_to_four_bits`,
+/// `::every_x8_device_error`, `::every_x4_device_error`,
+/// `::every_burst_within_16_bits` (and `::a_17_bit_burst_can_be_a_codeword`
+/// for the limit below).
+///
 /// Limits no (128,112) code beats: a single-error-correcting decoder
 /// miscorrects 112 of the 65,535 error patterns of each x8 device; the
 /// 17-bit burst `g(x)` itself is a codeword.

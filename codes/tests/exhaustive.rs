@@ -499,3 +499,18 @@ fn secded64_adjacent_bursts() {
         );
     }
 }
+
+/// The column order `Secded64`'s doc states: weight 3, then weight 5, then
+/// 1111111, each in increasing order, but for exactly four transpositions
+/// of data columns (8↔36, 14↔54, 24↔51, 48↔56).
+#[test]
+fn secded64_column_order() {
+    let of_weight = |w: u32| (0u8..128).filter(move |c| c.count_ones() == w);
+    let mut order: Vec<u8> = of_weight(3).chain(of_weight(5)).chain([127]).collect();
+    assert_eq!(order.len(), 57);
+    for (a, b) in [(8, 36), (14, 54), (24, 51), (48, 56)] {
+        order.swap(a, b);
+    }
+    let columns: Vec<u8> = (0..57).map(|p| Secded64::MATRIX.column(p)).collect();
+    assert_eq!(columns, order);
+}

@@ -4,6 +4,7 @@
 use crate::classify::Outcome;
 use crate::faults::Class;
 use crate::field::{self, Shares, Weights};
+use crate::provenance::Cpu;
 use crate::trial::Trial;
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
@@ -66,6 +67,9 @@ pub(crate) struct Run {
     pub(crate) pages: usize,
     pub(crate) ops_per_thread: usize,
     pub(crate) command: String,
+    /// `git rev-parse --short HEAD`, `-dirty` if a tracked file differs.
+    pub(crate) commit: String,
+    pub(crate) cpu: Cpu,
     pub(crate) schemes: Vec<SchemeResult>,
     /// The field weights and where they were read from.
     pub(crate) weights: Weights,
@@ -306,7 +310,18 @@ pub(crate) fn terminal(run: &Run) -> String {
         weights_line(run)
     );
     out.push_str(&field_rows(run, false));
+    let _ = writeln!(out, "\n{}", source_line(run));
+    let _ = writeln!(out, "Command: {}", run.command);
     out
+}
+
+/// Where the figures come from: the commit and the CPU.
+fn source_line(run: &Run) -> String {
+    format!(
+        "Commit `{}`, CPU (`lscpu` model name, family, model): {}.",
+        run.commit,
+        run.cpu.describe()
+    )
 }
 
 /// The same figures as Markdown (for docs/safety.md): a silent-rate
@@ -315,6 +330,7 @@ pub(crate) fn markdown(run: &Run) -> String {
     let mut out = String::new();
     let classes = classes(run);
     let _ = writeln!(out, "Command: `{}`\n", run.command);
+    let _ = writeln!(out, "{}\n", source_line(run));
     let _ = writeln!(
         out,
         "Seed {}, {} trials per scheme and class, {} workload threads, {} pages, \
@@ -393,7 +409,9 @@ pub(crate) fn markdown(run: &Run) -> String {
 /// `pages`, `ops_per_thread` and each class's `false_alarms` are additions,
 /// and so are (issue 16) each scheme's `field` (its field-weighted outcome,
 /// fractions of 1; absent when a weighted class was not run) and the
-/// top-level `field_weights` (every class's weight, summing to 1).
+/// top-level `field_weights` (every class's weight, summing to 1), and
+/// (issue 18) the top-level `command`, `commit` and `cpu` (`model_name`,
+/// `family`, `model`: strings, `null` where unknown).
 pub(crate) fn json(run: &Run) -> serde_json::Value {
     let field = run.field();
     let mut v = json!({
@@ -417,6 +435,13 @@ pub(crate) fn json(run: &Run) -> serde_json::Value {
         "threads": run.threads,
         "pages": run.pages,
         "ops_per_thread": run.ops_per_thread,
+        "command": run.command,
+        "commit": run.commit,
+        "cpu": json!({
+            "model_name": run.cpu.model_name,
+            "family": run.cpu.family,
+            "model": run.cpu.model,
+        }),
     });
     for (scheme, (_, f)) in v["schemes"]
         .as_array_mut()
@@ -619,12 +644,28 @@ mod tests {
             threads: 1,
             pages: 64,
             ops_per_thread: 1,
-            command: String::new(),
+            command: "cargo run --release --example campaign -- --quick".to_string(),
+            commit: "abc1234-dirty".to_string(),
+            cpu: Cpu::parse(
+                "model name: X\ncpu family: 6\nmodel: 207\n",
+                ["model name", "cpu family", "model"],
+            ),
             schemes: vec![scheme("a", &CLASSES), scheme("b", &CLASSES)],
             weights: Weights::parse(r#"{"single_bit": 1, "row_x8": 3}"#).unwrap(),
             weights_file: String::new(),
         };
         let v = json(&run);
+        // Where the figures come from, in every output.
+        assert_eq!(v["commit"], "abc1234-dirty");
+        assert_eq!(v["command"], run.command);
+        assert_eq!(v["cpu"]["model_name"], "X");
+        assert_eq!(v["cpu"]["family"], "6");
+        assert_eq!(v["cpu"]["model"], "207");
+        for text in [markdown(&run), terminal(&run)] {
+            assert!(text.contains("abc1234-dirty"), "{text}");
+            assert!(text.contains("X (family 6, model 207)"), "{text}");
+            assert!(text.contains(&run.command), "{text}");
+        }
         let w = v["field_weights"].as_object().unwrap();
         assert_eq!(w.len(), CLASSES.len());
         assert_eq!(w["row_x8"], 0.75);
