@@ -87,14 +87,22 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// integers mod 2^57 (bits `7..64`).
 /// Storage: `(W + S) · 64` bits, 1.140 bits per page with `Secded64`.
 ///
-/// **What the group adds.** Every fault the in-word code sees is resolved
-/// against the group before any answer uses it:
+/// **What the group adds.** While its group can be checked (not busy, not
+/// stale), a fault the in-word code sees is resolved against the group
+/// before an answer uses it:
 /// - an uncorrectable word (2+ flipped bits, zeroed, garbage, misplaced) is
 ///   rebuilt from the sum and the other members: repaired, not reported;
-/// - a single-bit correction is applied only if the group confirms it,
-///   which catches garbage that happens to decode as a correctable error;
+/// - a single-bit correction is confirmed by the group, which catches
+///   garbage that happens to decode as a correctable error; but two
+///   corrected members whose corrections leave a small sum mismatch are
+///   applied unconfirmed (the fewest-events rule of `docs/design.md`);
 /// - scrub also checks every group as a whole, which finds a damaged parity
 ///   word (rebuilt from the data) and garbage that decodes as clean.
+///
+/// A busy or stale group (below) falls back to unconfirmed in-word
+/// correction, as [`KeyedEccBitmap`](crate::KeyedEccBitmap): there a
+/// garbage word that decodes clean or as a single-bit error gives a wrong
+/// `Ok` answer, where a checkable group would have rebuilt it.
 ///
 /// **Concurrency.** An update is three atomic operations: announce itself
 /// in its group's control field (a compare-and-swap), one compare-and-swap
