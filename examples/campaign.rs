@@ -18,8 +18,6 @@ mod faults;
 mod field;
 #[path = "campaign/report.rs"]
 mod report;
-#[path = "campaign/rng.rs"]
-mod rng;
 #[path = "campaign/schemes.rs"]
 mod schemes;
 #[path = "campaign/trial.rs"]
@@ -31,11 +29,11 @@ use faults::{Class, CLASSES};
 use field::Weights;
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Run, SchemeResult, Tally};
-use rng::Rng;
 use schemes::{Layout, Scheme, SCHEMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use testkit::Rng;
 use trial::Workload;
 
 /// Pages per map: enough that the striped map (`ecc64s`, 575 data words)
