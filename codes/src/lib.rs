@@ -54,6 +54,12 @@ pub use hsiao::Hsiao72;
 pub use matrix::Matrix;
 pub use secded::{Secded32, Secded64};
 
+/// The README's code example, compiled and run as a doctest so that it
+/// stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The result of decoding a stored word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decoded {
