@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 #[allow(dead_code)]
 mod common;
-use common::{for_each_codec, Codec, CodecId, Rng, VisitCodec};
+use common::{for_each_codec, Codec, CodecId, VisitCodec};
+use testkit::Rng;
 
 /// Inputs per codec (a power of two: the loops index with a mask).
 const N: usize = 1 << 10;

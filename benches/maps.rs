@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 #[allow(dead_code)]
 mod common;
-use common::{for_each_scheme, Rng, Scheme, Visit, BIG_PAGES, BLOCK, MAP_PAGES};
+use common::{for_each_scheme, Scheme, Visit, BIG_PAGES, BLOCK, MAP_PAGES};
+use testkit::Rng;
 
 /// Length of the random sequences (a power of two: the loops index with a mask).
 const SEQ: usize = 1 << 14;

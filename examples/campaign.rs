@@ -27,8 +27,6 @@ mod field;
 mod provenance;
 #[path = "campaign/report.rs"]
 mod report;
-#[path = "campaign/rng.rs"]
-mod rng;
 #[path = "campaign/schemes.rs"]
 mod schemes;
 #[path = "campaign/trial.rs"]
@@ -40,11 +38,11 @@ use faults::{Class, CLASSES};
 use field::Weights;
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Run, SchemeResult, Tally};
-use rng::Rng;
 use schemes::{Layout, Scheme, SCHEMES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
+use testkit::Rng;
 use trial::Workload;
 
 /// Pages per map: enough that the striped map (`ecc64s`, 575 data words)

@@ -25,6 +25,11 @@
 //!
 //! The codes are in the `eccmap-codes` crate, re-exported as [`codes`].
 #![cfg_attr(not(feature = "std"), no_std)]
+// docs.rs (`--cfg docsrs`, nightly): mark every feature-gated item with the
+// feature it needs. `doc_cfg` does this for each `#[cfg]` by itself; `loom`
+// is a test-only configuration and not shown.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(docsrs, doc(auto_cfg(hide(loom))))]
 #![deny(missing_docs)]
 
 #[cfg(feature = "alloc")]

@@ -36,6 +36,7 @@ use common::*;
 use eccmap::{FaultInjection, PageState, StateError, StripedBitmap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
+use testkit::Rng;
 
 const WORKERS: usize = 3;
 /// Pages per ownership block; not a divisor of any map's pages per word,

@@ -25,6 +25,7 @@ use eccmap::{
     DualBitmap, FaultInjection, PageState, PlainBitmap, ScrubReport, StateError, StripedBitmap,
     GROUP_WORDS,
 };
+use testkit::Rng;
 
 /// The operation that first touches a word after a fault: each must repair
 /// the fault and give the right answer.

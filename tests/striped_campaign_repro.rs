@@ -9,6 +9,7 @@ use eccmap::{FaultInjection, PageState, StateError, StripedBitmap};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
+use testkit::Rng;
 
 /// Pages of a map of 128 data words (57 pages each): 2 groups, so the
 /// parity words are storage words 128 (group 0) and 129 (group 1).
@@ -54,15 +55,8 @@ fn an_update_after_the_parity_word_is_overwritten_with_ones_returns() {
 /// allocated, every word different) and its model.
 fn patterned() -> (StripedBitmap, Vec<bool>) {
     let map = StripedBitmap::with_pages(PAGES);
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let model: Vec<bool> = (0..PAGES)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % 3 == 0
-        })
-        .collect();
+    let mut rng = Rng::new(1);
+    let model: Vec<bool> = (0..PAGES).map(|_| rng.below(3) == 0).collect();
     for (p, &a) in model.iter().enumerate() {
         if a {
             map.alloc(p).unwrap();

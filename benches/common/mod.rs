@@ -288,26 +288,3 @@ pub(crate) const CODE_GROUPS: &[(&str, &str)] = &[
 
 /// The function id codec groups are compared with.
 pub(crate) const CODE_REFERENCE: &str = "secded_crate";
-
-/// A deterministic generator (SplitMix64): the same inputs for every scheme,
-/// every run.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded with `seed`.
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-    /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A value in `0..n`.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-}

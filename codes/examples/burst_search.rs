@@ -25,12 +25,13 @@
 //! candidate or swaps two positions. Once no constraint is violated, a
 //! second anneal minimises the number of ones (violations weigh more than
 //! any saving), then row imbalance. Every random number comes from a
-//! splitmix64 generator seeded by `--seed`, the step counts are fixed, and
-//! the acceptance test uses only IEEE basic operations (its own `exp`), so a
-//! seed gives the same matrix on every platform.
+//! SplitMix64 generator (`testkit::Rng`) seeded by `--seed`, the step
+//! counts are fixed, and the acceptance test uses only IEEE basic operations
+//! (its own `exp`), so a seed gives the same matrix on every platform.
 
 use eccmap_codes::{LaneCode, Matrix, Secded64Burst};
 use std::time::Instant;
+use testkit::Rng;
 
 /// Codeword bits.
 const N: usize = 64;
@@ -39,22 +40,11 @@ const K: usize = 56;
 /// Check bits.
 const R: u32 = 8;
 
-/// splitmix64: small, fast and fully determined by its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// A value in `0..n` by remainder (not `Rng::below`'s multiply-high): the
+/// committed matrix was found with this draw, and the search must keep
+/// reproducing it.
+fn below(rng: &mut Rng, n: usize) -> usize {
+    (rng.next_u64() % n as u64) as usize
 }
 
 /// `e^-x` for `x >= 0` from additions, multiplications and divisions only
@@ -220,7 +210,7 @@ impl State {
         let mut data = [0u8; K];
         let mut used = [false; 256];
         for d in data.iter_mut() {
-            let i = rng.below(pool.len());
+            let i = below(rng, pool.len());
             *d = pool.swap_remove(i);
             used[*d as usize] = true;
         }
@@ -267,10 +257,10 @@ fn anneal(
         if step % 1024 == 0 {
             t = sched.t0 * exp_neg(sched.e_folds * step as f64 / iters as f64);
         }
-        let p = rng.below(K);
+        let p = below(rng, K);
         let undo;
-        if rng.next() & 1 == 0 {
-            let c = cands[rng.below(cands.len())];
+        if rng.next_u64() & 1 == 0 {
+            let c = cands[below(rng, cands.len())];
             if st.used[c as usize] {
                 continue;
             }
@@ -279,7 +269,7 @@ fn anneal(
             st.used[c as usize] = true;
             st.data[p] = c;
         } else {
-            let q = rng.below(K);
+            let q = below(rng, K);
             st.data.swap(p, q);
             undo = (p, 0, Some(q));
         }
@@ -405,7 +395,7 @@ fn parse() -> Opts {
 /// balanced rows. Fails if the result differs from `Secded64Burst`.
 fn find(o: &Opts) -> bool {
     let t = Instant::now();
-    let mut rng = Rng(o.seed);
+    let mut rng = Rng::new(o.seed);
     let iters = o.iters.unwrap_or(200_000);
     let hot = Schedule {
         t0: 2.0,
@@ -488,7 +478,7 @@ fn daec(o: &Opts) {
     ];
     for (name, spec) in specs {
         let t = Instant::now();
-        let mut rng = Rng(o.seed);
+        let mut rng = Rng::new(o.seed);
         let (v, st, runs) = feasibility(&spec, &mut rng, iters, restarts, sched);
         println!(
             "{name}: fewest violated constraints {v} ({runs} run(s) of {iters} steps, {:.1} s)",
@@ -542,7 +532,7 @@ fn length(o: &Opts, solid: bool) {
             continue;
         }
         let t = Instant::now();
-        let mut rng = Rng(o.seed);
+        let mut rng = Rng::new(o.seed);
         let (v, st, runs) = feasibility(&spec, &mut rng, iters, restarts, sched);
         print!(
             "  length <= {len}: fewest violations {v} after {runs} run(s), {:.1} s",

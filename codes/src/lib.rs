@@ -70,6 +70,12 @@ pub use matrix::Matrix;
 pub use secded::{Secded32, Secded64};
 pub use secded128::{Backend, Decoded128, Matrix128, Secded128};
 
+/// The README's code example, compiled and run as a doctest so that it
+/// stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 /// The result of decoding a stored word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decoded {

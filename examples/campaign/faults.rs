@@ -10,8 +10,8 @@
 //! 64-bit storage word, so the classes do not depend on the code's word
 //! size (a 128-bit codeword is two beats).
 
-use crate::rng::Rng;
 use eccmap::FaultInjection;
+use testkit::Rng;
 
 /// A kind of fault event. The names are fixed: they appear in the JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,13 +3,13 @@
 
 use crate::classify::{classify, Evidence, Outcome, Report};
 use crate::faults::{Class, Fault};
-use crate::rng::Rng;
 use crate::schemes::{Layout, Map, Scheme};
 use eccmap::StateError;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+use testkit::Rng;
 
 /// Pages are owned in runs of this many, dealt round-robin to the threads:
 /// a storage word (57 or 64 pages) holds pages of every thread, and the

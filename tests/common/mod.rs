@@ -643,25 +643,3 @@ pub(crate) fn map_with<M: TestMap>(model: &Model) -> M {
     }
     map
 }
-
-/// A small deterministic generator (xorshift64*), so that failures replay.
-#[derive(Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    /// A generator from a nonzero-made seed.
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    /// The next 64 random bits.
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform-ish in `0..n` (`n > 0`).
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}

@@ -3,18 +3,14 @@
 #![allow(dead_code)]
 
 use eccmap_codes::{mask, Decoded};
+use testkit::Rng;
 
 /// Data words of `data_bits` bits that exercise every bit: zero, ones,
 /// alternating, and a few fixed pseudo-random values.
 pub(crate) fn samples(data_bits: u32) -> Vec<u64> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut rng = Rng::new(1);
     let mut v = vec![0, u64::MAX, 0x5555_5555_5555_5555, 0xAAAA_AAAA_AAAA_AAAA];
-    for _ in 0..4 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.push(x);
-    }
+    v.extend((0..4).map(|_| rng.next_u64()));
     v.into_iter().map(|d| d & mask(data_bits)).collect()
 }
 

@@ -1,19 +1,29 @@
-//! A small seedable generator (SplitMix64), written here so that a seed
-//! means the same run whatever crate versions are in the lock file.
+//! What the workspace's tests, benches and examples share, as a dev-only
+//! crate (`publish = false`) so that each piece is written once: the seeded
+//! generator every one of them draws from.
+//!
+//! A dev-dependency of `eccmap` and `eccmap-codes` by path only, so their
+//! published packages do not name it.
+#![no_std]
+#![deny(missing_docs)]
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): one 64-bit state, full period,
-/// good enough statistics for choosing workloads and fault places.
+/// good enough statistics for choosing workloads and fault places. Written
+/// here rather than taken from a crate so that a seed means the same run
+/// whatever crate versions are in the lock file; the campaign's results for
+/// a seed depend on this exact sequence.
 #[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
+pub struct Rng(u64);
 
 impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
+    /// A generator whose state starts at `seed` (any value, zero included).
+    pub const fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
     /// The seed of an independent stream for `parts` under `seed`
     /// (e.g. one stream per fault class and trial).
-    pub(crate) fn derive(seed: u64, parts: &[u64]) -> u64 {
+    pub fn derive(seed: u64, parts: &[u64]) -> u64 {
         let mut r = Rng::new(seed ^ 0x6a09_e667_f3bc_c909);
         let mut s = r.next_u64();
         for &p in parts {
@@ -23,7 +33,8 @@ impl Rng {
         s
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -33,14 +44,19 @@ impl Rng {
 
     /// Uniform in `0..n` (`n > 0`), by the multiply-high method; the bias is
     /// below `n / 2^64`.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         debug_assert!(n > 0);
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 
     /// True with probability `percent / 100`.
-    pub(crate) fn percent(&mut self, percent: usize) -> bool {
+    pub fn percent(&mut self, percent: usize) -> bool {
         self.below(100) < percent
+    }
+
+    /// Uniform in `[0, 1)`, from the top 53 bits of one draw.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -66,6 +82,19 @@ mod tests {
             seen[x] = true;
         }
         assert!(seen.iter().all(|&s| s));
+    }
+
+    #[test]
+    fn unit_stays_in_range() {
+        let mut r = Rng::new(3);
+        let (mut lo, mut hi) = (false, false);
+        for _ in 0..1000 {
+            let x = r.unit();
+            assert!((0.0..1.0).contains(&x));
+            lo |= x < 0.1;
+            hi |= x > 0.9;
+        }
+        assert!(lo && hi);
     }
 
     #[test]
