@@ -17,7 +17,7 @@ mod common;
 
 use bitvec::vec::BitVec;
 use common::*;
-use eccmap::{Claim, StateError};
+use eccmap::{Claim, FrameAllocator, Policy, StateError};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -281,8 +281,40 @@ fn keep<M: TestMap>(map: M) {
     KEPT.lock().unwrap().push(Box::new(map));
 }
 
+/// The frame allocator over the map: reserve, single pages until memory
+/// runs out, an aligned block, and frees, with its free count.
+fn api_frame_allocator<M: TestMap>() {
+    let pages = pages_of::<M>();
+    let w = M::PAGES_PER_WORD;
+    for policy in [Policy::NextFit, Policy::LowestFirst] {
+        let frames = FrameAllocator::with_policy(M::with_pages(pages), policy);
+        assert_eq!(frames.reserve(0, 3), Ok(()));
+        assert_eq!(
+            frames.reserve(2, 2),
+            Err(StateError::DoubleAlloc { page: 2 })
+        );
+        let mut got: Vec<usize> = (3..pages)
+            .map(|_| frames.alloc().unwrap().expect("a free page"))
+            .collect();
+        assert_eq!(frames.alloc(), Ok(None));
+        assert_eq!(frames.free_pages(), 0);
+        got.sort_unstable();
+        assert_eq!(got, (3..pages).collect::<Vec<_>>(), "each page once");
+        assert_eq!(frames.dealloc_contiguous(w, w), Ok(()));
+        assert_eq!(frames.dealloc(3), Ok(()));
+        assert_eq!(frames.dealloc(3), Err(StateError::DoubleFree { page: 3 }));
+        assert_eq!(frames.free_pages(), w + 1);
+        assert_eq!(frames.alloc_contiguous(w, 0), Ok(Some(w)));
+        assert_eq!(frames.alloc_contiguous(2, 0), Ok(None));
+        assert_eq!(frames.alloc(), Ok(Some(3)));
+        assert_eq!(frames.free_pages(), 0);
+        assert_eq!(frames.map().count_allocated(), Ok(pages));
+    }
+}
+
 for_each_map!(
     api_operations,
+    api_frame_allocator,
     api_random_sequence,
     api_faults_and_static_storage
 );
