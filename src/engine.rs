@@ -598,22 +598,35 @@ fn merge_runs(runs: &mut Vec<core::ops::Range<usize>>) {
     *runs = out;
 }
 
+/// A verified copy of the state. The words are packed into a `Vec<u64>`
+/// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
+/// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
+/// zero-sized references, which Miri's Stacked Borrows model reports as
+/// undefined behaviour; these two do not (tests/miri.rs checks it).
 #[cfg(feature = "alloc")]
 pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<u64>, StateError> {
-    let mut v = bitvec::vec::BitVec::<u64>::repeat(false, m.page_count());
+    let mut words = alloc::vec![0u64; m.page_count().div_ceil(64)];
     for w in 0..m.word_count() {
         let want = valid(m, w);
         let r = m.read(w, want);
         if r.bad & want != 0 {
             return Err(uncorrectable(m, w, r.bad, r.bad & want));
         }
+        // Pages `base..base + PAGES_PER_WORD` land on bit `base % 64` of
+        // word `base / 64` and on, into the next word if they cross it.
+        // Bits of `a` are valid pages only, so a nonzero part is in range.
+        let a = r.allocated & want;
         let base = w * E::PAGES_PER_WORD;
-        let mut a = r.allocated & want;
-        while a != 0 {
-            v.set(base + a.trailing_zeros() as usize, true);
-            a &= a - 1;
+        let (i, off) = (base / 64, base % 64);
+        if a << off != 0 {
+            words[i] |= a << off;
+        }
+        if off != 0 && a >> (64 - off) != 0 {
+            words[i + 1] |= a >> (64 - off);
         }
     }
+    let mut v = bitvec::vec::BitVec::from_vec(words);
+    v.truncate(m.page_count());
     Ok(v)
 }
 
