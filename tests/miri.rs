@@ -21,6 +21,7 @@ use eccmap::{Claim, FrameAllocator, Policy, StateError};
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use testkit::Rng;
 
 /// Pages of the maps here: two whole words and a partial third, so that
 /// ranges cross word edges and the last word has pages that do not exist.
