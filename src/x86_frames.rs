@@ -105,6 +105,7 @@ pub struct PhysFrameAllocator<M: PageState> {
 #[cfg_attr(docsrs, doc(cfg(feature = "x86_64")))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use]
 pub struct PhysFrameStats {
     /// `allocate_frame` calls that returned `None` because the free frames
     /// left were all of unverifiable state (with the map's `ue_count`).
