@@ -21,7 +21,11 @@
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
 //! caller-provided `&'static mut [AtomicU64]` storage with `from_static`.
 //!
-//! [`FrameAllocator`] is a lock-free frame allocator on any of them.
+//! [`FrameAllocator`] is a lock-free frame allocator on any of them. With
+//! the `x86_64` feature, `PhysFrameAllocator` puts it behind the `x86_64`
+//! crate's `FrameAllocator<Size4KiB>` and `FrameDeallocator<Size4KiB>`
+//! traits, at a physical base address, with a boot flow that starts with
+//! every frame reserved and frees the usable regions a bootloader reports.
 //!
 //! The codes are in the `eccmap-codes` crate, re-exported as [`codes`].
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -45,6 +49,8 @@ mod primitive;
 mod state;
 mod storage;
 mod striped;
+#[cfg(feature = "x86_64")]
+mod x86_frames;
 
 pub use dual::DualBitmap;
 pub use ecc::{AddressKeyed, EccBitmap, Keying, Unkeyed};
@@ -66,6 +72,8 @@ pub use frame::{FrameAllocator, Policy};
 pub use plain::PlainBitmap;
 pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
 pub use striped::{StripedBitmap, GROUP_WORDS};
+#[cfg(feature = "x86_64")]
+pub use x86_frames::{PhysFrameAllocator, PhysFrameStats, PhysFramesError};
 
 /// The atomic word type that caller-provided storage is made of
 /// (`core`'s, or loom's under `--cfg loom`).
