@@ -19,11 +19,16 @@ use std::time::{Duration, Instant};
 
 #[allow(dead_code)]
 mod common;
-use common::{for_each_scheme, Scheme, Visit, BIG_PAGES, BLOCK, MAP_PAGES};
+use common::{for_each_scheme, Scheme, Visit, BIG_PAGES, BLOCK, FLOOR, MAP_PAGES};
+use eccmap::{EccBitmap, PageState};
 use testkit::Rng;
 
 /// Length of the random sequences (a power of two: the loops index with a mask).
 const SEQ: usize = 1 << 14;
+/// Length of the random sequence of the 256 Mi-page groups (a power of
+/// two): 4 Mi pages, so one cycle touches far more cache lines (256 MiB of
+/// them, in a map of 32 to 64 MiB) than the core's caches hold.
+const BIG_SEQ: usize = 1 << 22;
 /// Pages per thread in `contended`: thread `t` uses pages `t, t + 2, ...`
 /// below `2 * CONTENDED_PAGES`, all in storage word 0 of every scheme (the
 /// densest, `ecc8_4`, holds 32 pages per word).
@@ -37,15 +42,21 @@ fn sequence(seed: u64, len: usize, n: usize, scale: usize) -> Vec<usize> {
     (0..len).map(|_| rng.below(n) * scale).collect()
 }
 
-/// Runs `op(i)` for `i` in `0..iters`, timed; `op` returns how many of its
-/// calls succeeded, `per` calls per iteration. Panics after the clock stops
-/// if any call failed.
+/// Runs `op(i % len)` for `i` in `0..iters` (`len` a power of two), timed;
+/// `op` returns how many of its calls succeeded, `per` calls per iteration.
+/// Panics after the clock stops if any call failed.
 #[inline(always)]
-fn timed(iters: u64, per: u64, what: &str, mut op: impl FnMut(usize) -> u64) -> Duration {
+fn timed(
+    iters: u64,
+    len: usize,
+    per: u64,
+    what: &str,
+    mut op: impl FnMut(usize) -> u64,
+) -> Duration {
     let mut ok = 0;
     let start = Instant::now();
     for i in 0..iters {
-        ok += op(i as usize & (SEQ - 1));
+        ok += op(i as usize & (len - 1));
     }
     let t = start.elapsed();
     assert_eq!(ok, per * iters, "{what}: some calls failed");
@@ -67,7 +78,7 @@ impl Visit for AllocFree<'_, '_> {
         let pages = self.pages;
         self.g.bench_function(S::ID, |b| {
             b.iter_custom(|iters| {
-                timed(iters, 2, S::ID, |i| {
+                timed(iters, SEQ, 2, S::ID, |i| {
                     let p = black_box(pages[i]);
                     ok(map.alloc(p)) + ok(map.free(p))
                 })
@@ -87,7 +98,7 @@ impl Visit for RangeOrder9<'_, '_> {
         let firsts = self.firsts;
         self.g.bench_function(S::ID, |b| {
             b.iter_custom(|iters| {
-                timed(iters, 2, S::ID, |i| {
+                timed(iters, SEQ, 2, S::ID, |i| {
                     let p = black_box(firsts[i]);
                     ok(map.alloc_range(p, BLOCK)) + ok(map.free_range(p, BLOCK))
                 })
@@ -244,6 +255,94 @@ impl Visit for Scrub<'_, '_> {
     }
 }
 
+/// The memory-speed floor of a scrub of `pages` pages: a sequential read,
+/// XOR fold, of as many bytes as `ecc64`'s storage (non-zero, so no page
+/// is the shared zero page), checked against the fold computed once.
+fn floor(g: &mut Group<'_>, pages: usize) {
+    // Built on first use, so a filtered run skips it (up to 36 MiB).
+    let mut state = None;
+    g.bench_function(FLOOR, |b| {
+        let (words, want) = &*state.get_or_insert_with(|| {
+            let bytes = EccBitmap::<eccmap::codes::Secded64>::with_pages(pages).storage_bytes();
+            let mut rng = Rng::new(6);
+            let words: Vec<u64> = (0..bytes / 8).map(|_| rng.next_u64() | 1).collect();
+            let want = words.iter().fold(0, |a, w| a ^ w);
+            (words, want)
+        });
+        b.iter(|| {
+            let words: &[u64] = black_box(words);
+            let x = words.iter().fold(0, |a, w| a ^ w);
+            assert_eq!(black_box(x), *want, "floor: XOR fold");
+        })
+    });
+}
+
+/// A free map of `BIG_PAGES` pages of scheme `S` whose storage has been
+/// written once (a range alloc and free of every block), so the timing
+/// takes no page faults; checked empty.
+fn big_map<S: Scheme>() -> S {
+    let map = S::with_pages(BIG_PAGES);
+    for first in (0..BIG_PAGES).step_by(BLOCK) {
+        map.alloc_range(first, BLOCK).expect("fresh block");
+        map.free_range(first, BLOCK).expect("allocated block");
+    }
+    assert_eq!(map.count_allocated(), Ok(0), "{}: big map", S::ID);
+    map
+}
+
+struct AllocFreeBig<'g, 'a> {
+    g: &'g mut Group<'a>,
+    pages: &'g [u32],
+}
+
+impl Visit for AllocFreeBig<'_, '_> {
+    fn visit<S: Scheme>(&mut self) {
+        let pages = self.pages;
+        // Built on first use, so a filtered run skips it (up to 64 MiB).
+        let mut map = None;
+        self.g.bench_function(S::ID, |b| {
+            let map = &*map.get_or_insert_with(big_map::<S>);
+            b.iter_custom(|iters| {
+                timed(iters, BIG_SEQ, 2, S::ID, |i| {
+                    let p = black_box(pages[i]) as usize;
+                    ok(map.alloc(p)) + ok(map.free(p))
+                })
+            })
+        });
+    }
+}
+
+struct AllocFreeBigChain<'g, 'a> {
+    g: &'g mut Group<'a>,
+    pages: &'g [u32],
+}
+
+impl Visit for AllocFreeBigChain<'_, '_> {
+    fn visit<S: Scheme>(&mut self) {
+        let pages = self.pages;
+        // Built on first use, so a filtered run skips it (up to 64 MiB).
+        let mut map = None;
+        self.g.bench_function(S::ID, |b| {
+            let map = &*map.get_or_insert_with(big_map::<S>);
+            b.iter_custom(|iters| {
+                let (mut good, mut dep) = (0u64, 0usize);
+                let start = Instant::now();
+                for i in 0..iters {
+                    let p = pages[(i as usize ^ dep) & (BIG_SEQ - 1)] as usize;
+                    let r = black_box(map.is_allocated(p));
+                    // 0 for the right answer (every page is free): the next
+                    // page's address waits for this answer as data.
+                    dep = usize::from(!matches!(r, Ok(false))) << 21;
+                    good += u64::from(dep == 0) + ok(map.alloc(p)) + ok(map.free(p));
+                }
+                let t = start.elapsed();
+                assert_eq!(good, 3 * iters, "{}: chained calls failed", S::ID);
+                t
+            })
+        });
+    }
+}
+
 struct Contended<'g, 'a> {
     g: &'g mut Group<'a>,
     /// Per thread, its pages in a random order.
@@ -373,6 +472,7 @@ fn scrub(c: &mut Criterion) {
         g: &mut g,
         pages: MAP_PAGES,
     });
+    floor(&mut g, MAP_PAGES);
     g.finish();
 
     // 10-150 ms per scrub: few flat samples.
@@ -385,6 +485,31 @@ fn scrub(c: &mut Criterion) {
     for_each_scheme(&mut Scrub {
         g: &mut g,
         pages: BIG_PAGES,
+    });
+    floor(&mut g, BIG_PAGES);
+    g.finish();
+}
+
+fn big(c: &mut Criterion) {
+    let mut rng = Rng::new(7);
+    let pages: Vec<u32> = (0..BIG_SEQ)
+        .map(|_| u32::try_from(rng.below(BIG_PAGES)).expect("256 Mi pages fit u32"))
+        .collect();
+    let mut g = c.benchmark_group("alloc_free_256mi");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for_each_scheme(&mut AllocFreeBig {
+        g: &mut g,
+        pages: &pages,
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("alloc_free_256mi_chain");
+    g.warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    for_each_scheme(&mut AllocFreeBigChain {
+        g: &mut g,
+        pages: &pages,
     });
     g.finish();
 }
@@ -408,5 +533,5 @@ fn contended(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, ops, scrub, contended);
+criterion_group!(benches, ops, scrub, big, contended);
 criterion_main!(benches);

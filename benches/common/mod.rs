@@ -13,8 +13,12 @@ use std::marker::PhantomData;
 /// Pages of the maps in `alloc_free`, `range_order9`, `is_allocated`,
 /// `find_free` and `scrub_4mi`: 16 GiB of 4 KiB pages.
 pub(crate) const MAP_PAGES: usize = 4 << 20;
-/// Pages of the map in `scrub_256mi`: 1 TiB of 4 KiB pages.
+/// Pages of the maps in `scrub_256mi`, `alloc_free_256mi` and
+/// `alloc_free_256mi_chain`: 1 TiB of 4 KiB pages.
 pub(crate) const BIG_PAGES: usize = 256 << 20;
+/// The function id, in `scrub_4mi` and `scrub_256mi`, of the memory-speed
+/// floor: a sequential XOR fold of as many bytes as `ecc64`'s storage.
+pub(crate) const FLOOR: &str = "floor";
 /// Pages of one `range_order9` block (order 9: 2 MiB of 4 KiB pages).
 pub(crate) const BLOCK: usize = 512;
 
@@ -84,6 +88,8 @@ pub(crate) struct MapGroup {
     pub(crate) op: &'static str,
     /// Pages one iteration covers, for groups reported as a throughput.
     pub(crate) pages: Option<usize>,
+    /// Whether the group also times [`FLOOR`].
+    pub(crate) floor: bool,
 }
 
 /// The map groups, in the order the bench runs and the report prints them.
@@ -92,36 +98,55 @@ pub(crate) const MAP_GROUPS: &[MapGroup] = &[
         id: "alloc_free",
         op: "`alloc(p)` then `free(p)` of one page `p` from a fixed random sequence, 4 Mi-page map",
         pages: None,
+        floor: false,
     },
     MapGroup {
         id: "range_order9",
         op: "`alloc_range(p, 512)` then `free_range(p, 512)` at a random 512-aligned `p`, 4 Mi-page map",
         pages: None,
+        floor: false,
     },
     MapGroup {
         id: "is_allocated",
         op: "`is_allocated(p)` of a random page of a half-full random 4 Mi-page map",
         pages: None,
+        floor: false,
     },
     MapGroup {
         id: "find_free",
         op: "`find_free(p)` from a random page of a half-full random 4 Mi-page map",
         pages: None,
+        floor: false,
     },
     MapGroup {
         id: "scrub_4mi",
         op: "one full `scrub()` of a clean 4 Mi-page map (`plain` checks nothing and reads no memory: ratios to it are not meaningful here)",
         pages: Some(MAP_PAGES),
+        floor: true,
     },
     MapGroup {
         id: "scrub_256mi",
         op: "one full `scrub()` of a clean 256 Mi-page map (`plain` checks nothing and reads no memory: ratios to it are not meaningful here)",
         pages: Some(BIG_PAGES),
+        floor: true,
+    },
+    MapGroup {
+        id: "alloc_free_256mi",
+        op: "`alloc(p)` then `free(p)` of one page `p` from a fixed random sequence of 4 Mi pages, 256 Mi-page map (32 to 64 MiB of storage: every operation misses the core's caches)",
+        pages: None,
+        floor: false,
+    },
+    MapGroup {
+        id: "alloc_free_256mi_chain",
+        op: "`is_allocated(p)`, then `alloc(p)` and `free(p)`, 256 Mi-page map, where `p` depends on the previous `is_allocated` answer, so no two operations' misses overlap (the latency of one update)",
+        pages: None,
+        floor: false,
     },
     MapGroup {
         id: "contended",
         op: "wall time per `alloc(p)` + `free(p)` pair per thread, 2 threads on interleaved pages of one word",
         pages: None,
+        floor: false,
     },
 ];
 
