@@ -49,9 +49,16 @@ pub enum StateError {
     /// as [`Uncorrectable`](StateError::Uncorrectable)). Either needs two
     /// concurrent calls on the same pages, at least one of them a caller's
     /// bug (or a fault). The refusal at `refused` is counted as its own
-    /// error would have been. Tested by
+    /// error would have been.
+    ///
+    /// What the undo cannot see: a page that another call changed and a
+    /// third call changed back while this call held it (a buggy free of
+    /// a page this call had just allocated, then an allocation of it by
+    /// another caller). The undo then puts it back to its state from
+    /// before the call, taking it from the third caller, and nothing is
+    /// reported; docs/design.md ("All or nothing") states this limit. Tested by
     /// `tests/regressions.rs::undo_conflict_is_reported_not_dropped`.
-    #[error("range refused at page {refused}; {count} pages from page {page} were changed by another call before the undo")]
+    #[error("range refused at page {refused}; {count} pages from page {page} could not be put back (changed by another call, or unverifiable)")]
     UndoConflict {
         /// The page at which the call was refused.
         refused: usize,

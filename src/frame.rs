@@ -102,9 +102,29 @@ impl<M: PageState> FrameAllocator<M> {
     /// boot). All or nothing; fails with [`StateError::DoubleAlloc`] if one
     /// of them already is.
     pub fn reserve(&self, first: usize, count: usize) -> Result<(), StateError> {
-        self.map.alloc_range(first, count)?;
+        self.map
+            .alloc_range(first, count)
+            .map_err(|e| self.settle(e, true))?;
         self.free.fetch_sub(count, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Keeps the free count right after a range call that ended in
+    /// [`StateError::UndoConflict`]: the pages its undo could not put back
+    /// were changed by another call, which counted them as if this call's
+    /// transient state were real (a buggy `dealloc` added a page that an
+    /// allocating call held, an `alloc` took a page that a freeing call had
+    /// released). Those counts are taken back here. (A page lost to a fault
+    /// instead is counted the same way: its state is unknown either way.)
+    fn settle(&self, e: StateError, alloc: bool) -> StateError {
+        if let StateError::UndoConflict { count, .. } = e {
+            if alloc {
+                self.free.fetch_sub(count, Ordering::Relaxed);
+            } else {
+                self.free.fetch_add(count, Ordering::Relaxed);
+            }
+        }
+        e
     }
 
     /// A free page, now allocated; `Ok(None)` when memory is exhausted.
@@ -148,9 +168,15 @@ impl<M: PageState> FrameAllocator<M> {
         Ok(())
     }
 
-    /// Frees `count` pages from `first`, all or nothing.
+    /// Frees `count` pages from `first`, all or nothing, as
+    /// [`PageState::free_range`]: if another call changes one of the pages
+    /// while this one holds it, the error is
+    /// [`StateError::UndoConflict`], naming the pages that could not be put
+    /// back (then held by that call).
     pub fn dealloc_contiguous(&self, first: usize, count: usize) -> Result<(), StateError> {
-        self.map.free_range(first, count)?;
+        self.map
+            .free_range(first, count)
+            .map_err(|e| self.settle(e, false))?;
         self.free.fetch_add(count, Ordering::Relaxed);
         Ok(())
     }
@@ -193,7 +219,7 @@ impl<M: PageState> FrameAllocator<M> {
                         skipped = Some(e);
                         at = first + count;
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(self.settle(e, true)),
                 }
             }
         }

@@ -91,7 +91,10 @@ pub trait PageState: Send + Sync {
     /// included).
     fn storage_bytes(&self) -> usize;
     /// A verified copy of the whole state, bit `p` set when page `p` is
-    /// allocated.
+    /// allocated. (Building it is clean under Miri's default model; bitvec
+    /// 1.1's own per-bit accessors, such as indexing the result, are still
+    /// flagged there by a known upstream issue: under Miri, read it
+    /// through `as_raw_slice`.)
     #[cfg(feature = "alloc")]
     fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, StateError>;
 }
@@ -198,6 +201,16 @@ impl ScrubReport {
 }
 
 /// Fault and violation counters, named after Linux EDAC's.
+///
+/// One fault these counters do not see: a flipped control bit that leaves
+/// a [`StripedBitmap`](crate::StripedBitmap) group looking held by a
+/// checker. A concurrent check cannot tell it from contention, so it is
+/// never counted as an error: scrubs report the group in
+/// [`ScrubReport::busy`] until
+/// [`scrub_exclusive`](PageState::scrub_exclusive) resets the control field
+/// (and counts that repair in `ce_count`). A monitor should watch
+/// `ScrubReport::busy` staying nonzero across scrubs as well as these
+/// counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultStats {
     /// Corrected errors: repairs made in place, by operations and scrubs,

@@ -163,45 +163,56 @@ fn undo_conflict_is_reported_not_dropped() {
     let map = Ecc::with_pages(114);
     let stop = AtomicBool::new(false);
     let end = Instant::now() + stress();
-    let (held, reported, freed) = std::thread::scope(|s| {
+    // The conflict needs a narrow interleaving: run past `end` until it was
+    // reported at least once (at most a minute more).
+    let cap = end + Duration::from_secs(60);
+    let reports = AtomicUsize::new(0);
+    let (a, c) = std::thread::scope(|s| {
         let a = s.spawn(|| {
-            let (mut held, mut reported) = (0usize, 0usize);
+            // Holds, reports, refusals at page 60, A's own double frees.
+            let mut t = (0usize, 0usize, 0usize, 0usize);
             while !stop.load(Ordering::Relaxed) {
                 match map.alloc_range(0, 114) {
                     Ok(()) => {
-                        held += 1;
+                        t.0 += 1;
                         // The buggy thread may have freed page 5 meanwhile.
                         match map.free(5) {
-                            Ok(()) | Err(StateError::DoubleFree { page: 5 }) => {}
+                            Ok(()) => {}
+                            Err(StateError::DoubleFree { page: 5 }) => t.3 += 1,
                             Err(e) => panic!("{e}"),
                         }
                         map.free_range(0, 5).unwrap();
                         map.free_range(6, 108).unwrap();
                     }
-                    Err(StateError::DoubleAlloc { page: 60 }) => {}
+                    Err(StateError::DoubleAlloc { page: 60 }) => t.2 += 1,
                     Err(StateError::UndoConflict {
                         refused,
                         page,
                         count,
                     }) => {
                         assert_eq!((refused, page, count), (60, 5, 1));
-                        reported += 1;
+                        t.1 += 1;
+                        reports.fetch_add(1, Ordering::Relaxed);
                         // Everything else was put back, and page 5 is free.
                     }
                     Err(e) => panic!("{e}"),
                 }
             }
-            (held, reported)
+            t
         });
         let c = s.spawn(|| {
-            let mut freed = 0usize;
+            // Successful and refused frees of page 5.
+            let (mut freed, mut refused) = (0usize, 0usize);
             while !stop.load(Ordering::Relaxed) {
                 match map.free(5) {
                     Ok(()) => freed += 1,
-                    Err(e) => assert_eq!(e, StateError::DoubleFree { page: 5 }),
+                    Err(e) => {
+                        assert_eq!(e, StateError::DoubleFree { page: 5 });
+                        refused += 1;
+                    }
                 }
             }
-            freed
+            (freed, refused)
         });
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
@@ -211,21 +222,34 @@ fn undo_conflict_is_reported_not_dropped() {
                 }
             }
         });
-        while Instant::now() < end {
+        while Instant::now() < end || (reports.load(Ordering::Relaxed) == 0 && Instant::now() < cap)
+        {
             std::thread::sleep(Duration::from_millis(10));
         }
         stop.store(true, Ordering::Relaxed);
-        let (held, reported) = a.join().unwrap();
-        (held, reported, c.join().unwrap())
+        (a.join().unwrap(), c.join().unwrap())
     });
+    let ((held, reported, refused60, a_double_frees), (freed, c_double_frees)) = (a, c);
     eprintln!(
         "alloc_range held {held}, undo conflicts reported {reported}, free(5) succeeded {freed}"
     );
+    assert!(reported > 0, "the undo conflict was never reached");
     assert!(
         freed <= held + reported,
         "{freed} frees of page 5 succeeded, only {held} holds and {reported} reports"
     );
     assert_eq!(map.count_allocated(), Ok(0));
+    // Every refusal is counted once: a refused range at page 60 (also when
+    // its undo then conflicts), each refused free of page 5, and each page
+    // an undo could not put back (page 5, freed twice).
+    let st = map.stats();
+    assert_eq!(st.double_alloc as usize, refused60 + reported, "{st:?}");
+    assert_eq!(
+        st.double_free as usize,
+        a_double_frees + c_double_frees + reported,
+        "{st:?}"
+    );
+    assert_eq!(st.ue_count, 0, "{st:?}");
 }
 
 /// Within one word of the plain bitmap: A holds pages 0..10 and keeps
