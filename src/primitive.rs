@@ -2,10 +2,27 @@
 //! same code runs under the model checker.
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicU64, Ordering};
+pub use loom::sync::atomic::AtomicU32;
+#[cfg(all(loom, target_has_atomic = "64"))]
+pub use loom::sync::atomic::AtomicU64;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{fence, Ordering};
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicU64, Ordering};
+pub use core::sync::atomic::AtomicU32;
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+pub use core::sync::atomic::AtomicU64;
+#[cfg(not(loom))]
+pub(crate) use core::sync::atomic::{fence, Ordering};
+
+/// The atomic the counters are kept in: 64 bits where the target has 64-bit
+/// atomics, 32 bits (wrapping past `u32::MAX` events) otherwise.
+#[cfg(target_has_atomic = "64")]
+pub(crate) type AtomicCounter = AtomicU64;
+/// The atomic the counters are kept in: 64 bits where the target has 64-bit
+/// atomics, 32 bits (wrapping past `u32::MAX` events) otherwise.
+#[cfg(not(target_has_atomic = "64"))]
+pub(crate) type AtomicCounter = AtomicU32;
 
 /// A CPU pause between retries (a scheduling point under loom).
 #[inline]

@@ -81,19 +81,32 @@ pub trait PageState: Send + Sync {
     /// included).
     fn storage_bytes(&self) -> usize;
     /// A verified copy of the whole state, bit `p` set when page `p` is
-    /// allocated.
+    /// allocated. Its store is `usize`, which bitvec supports on every
+    /// target (its `u64` store exists only where pointers are 64 bits).
     #[cfg(feature = "alloc")]
-    fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, StateError>;
+    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError>;
 }
 
 /// Raw access to a map's stored bits, behind its encoder's back: for tests
 /// and for users' own safety validation.
 ///
-/// Storage bit `i` is bit `i % 64` of storage word `i / 64`. The storage words
-/// cover every stored bit: data, check bits, padding, and for the
+/// Storage bit `i` is bit `i % 64` of storage word `i / 64`, whatever the
+/// width of the map's own words (its cells): the storage words are the
+/// cells in memory order, so for a map of `u32` cells storage word `j` is
+/// cell `2j` in its low half and cell `2j + 1` in its high half (and a
+/// 128-bit cell would be two storage words, low half first). The storage
+/// words cover every stored bit: data, check bits, padding, and for the
 /// [`DualBitmap`](crate::DualBitmap) the primary's words followed by the
-/// secondary's. Every access is atomic, so it is safe while other threads
-/// use the map.
+/// secondary's.
+///
+/// A map of an odd number of `u32` cells ends in half a storage word: its
+/// high half does not exist, reads as 0, and a write to it is ignored;
+/// [`storage_bits`](Self::storage_bits) counts only the bits that exist,
+/// and flipping a bit past them is refused (`StorageOutOfRange`).
+///
+/// Every access to a cell is atomic, so it is safe while other threads use
+/// the map; a storage word of two `u32` cells is read or written as two
+/// atomic accesses, one per cell, not atomic together.
 ///
 /// ```
 /// use eccmap::{EccBitmap, FaultInjection, PageState};
@@ -105,9 +118,10 @@ pub trait PageState: Send + Sync {
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
 pub trait FaultInjection {
-    /// Number of 64-bit storage words.
+    /// Number of 64-bit storage words (a trailing half word counted).
     fn storage_words(&self) -> usize;
-    /// Number of stored bits: `storage_words() * 64`.
+    /// Number of stored bits: `storage_words() * 64`, less the missing
+    /// half of a trailing half word.
     fn storage_bits(&self) -> usize {
         self.storage_words() * 64
     }
@@ -116,9 +130,9 @@ pub trait FaultInjection {
     /// # Panics
     /// If `i >= storage_words()`.
     fn storage_word(&self, i: usize) -> u64;
-    /// Flips storage bit `bit` atomically.
+    /// Flips storage bit `bit` atomically (`bit < storage_bits()`).
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
-    /// Overwrites storage word `i` atomically.
+    /// Overwrites storage word `i`: atomically per cell (see above).
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
 }
 

@@ -2,9 +2,10 @@
 //!
 //! Adding a scheme is one line in [`SCHEMES`].
 
-use eccmap::codes::{Hamming74, Hamming84, LaneCode, Secded32, Secded64, Secded64Burst};
+use eccmap::codes::{Hamming74, Hamming84, Secded32, Secded64, Secded64Burst};
 use eccmap::{
     DualBitmap, EccBitmap, FaultInjection, KeyedEccBitmap, PageState, PlainBitmap, StripedBitmap,
+    WordCode,
 };
 
 /// A map the campaign can drive and damage.
@@ -45,7 +46,7 @@ pub(crate) const SCHEMES: &[Scheme] = &[
 ];
 
 /// An [`EccBitmap`] of `n` pages with the code `C`.
-fn ecc<C: LaneCode>(n: usize) -> Box<dyn Map> {
+fn ecc<C: WordCode>(n: usize) -> Box<dyn Map> {
     Box::new(EccBitmap::<C>::with_pages(n))
 }
 
