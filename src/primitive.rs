@@ -36,6 +36,8 @@ pub(crate) fn pause() {
 /// The `n`-th wait of a back-off: a CPU pause at first, then (with `std`)
 /// a yield of the thread, so that a waiter on an oversubscribed machine lets
 /// the thread it waits for run.
+// Used by the striped map, which needs 64-bit atomics.
+#[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
 #[inline]
 pub(crate) fn relax(n: u32) {
     #[cfg(all(feature = "std", not(loom)))]
