@@ -980,21 +980,23 @@ for_each_map!(
 /// that is too small is refused as well.
 #[test]
 fn dual_from_static_checks_both_bitmaps() {
-    use eccmap::DualBitmap;
-    let e = DualBitmap::from_static(leak_words(2, 0), leak_words(1, 0), 100).err();
+    use eccmap::{DualBitmap, NativeWord};
+    let n = DualBitmap::words_for(100);
+    let cells = |n| common::leak_cells::<NativeWord>(n, 0);
+    let e = DualBitmap::from_static(cells(n), cells(n - 1), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
-            needed: 2,
-            given: 1
+            needed: n,
+            given: n - 1
         })
     );
-    let e = DualBitmap::from_static(leak_words(1, 0), leak_words(2, 0), 100).err();
+    let e = DualBitmap::from_static(cells(n - 1), cells(n), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
-            needed: 2,
-            given: 1
+            needed: n,
+            given: n - 1
         })
     );
 }

@@ -137,20 +137,40 @@ pub(crate) fn leak_cells<W: Word>(n: usize, fill: u64) -> &'static mut [W::Atomi
     )
 }
 
-/// The words of a one-bit-per-page bitmap of `model`.
+/// Bits of the plain and dual bitmaps' words (the target's native word).
+const NATIVE: usize = eccmap::NativeWord::BITS as usize;
+
+/// The native words of a one-bit-per-page bitmap of `model`, each in a
+/// `u64`.
 fn bitmap_words(model: &Model) -> Vec<u64> {
-    (0..model.len().div_ceil(64))
+    (0..model.len().div_ceil(NATIVE))
         .map(|w| {
-            (w * 64..((w + 1) * 64).min(model.len()))
+            (w * NATIVE..((w + 1) * NATIVE).min(model.len()))
                 .filter(|&p| model[p])
-                .fold(0, |v, p| v | 1 << (p % 64))
+                .fold(0, |v, p| v | 1 << (p % NATIVE))
+        })
+        .collect()
+}
+
+/// Cells of `bits` bits (each in a `u64`), in memory order, as
+/// `FaultInjection`'s 64-bit storage words: two `u32` cells to a word, the
+/// first in the low half; a trailing half word's high half is 0.
+pub(crate) fn pack(cells: &[u64], bits: usize) -> Vec<u64> {
+    let per = 64 / bits;
+    cells
+        .chunks(per)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0, |v, (i, &x)| v | x << (i * bits))
         })
         .collect()
 }
 
 impl TestMap for PlainBitmap {
     const NAME: &'static str = "PlainBitmap";
-    const PAGES_PER_WORD: usize = 64;
+    const PAGES_PER_WORD: usize = NATIVE;
+    const CELL_BITS: usize = NATIVE;
     const PROTECTION: Protection = Protection::Silent;
     fn with_pages(pages: usize) -> Self {
         PlainBitmap::with_pages(pages)
@@ -180,13 +200,14 @@ impl TestMap for PlainBitmap {
         true
     }
     fn expected_storage(model: &Model) -> Vec<u64> {
-        bitmap_words(model)
+        pack(&bitmap_words(model), NATIVE)
     }
 }
 
 impl TestMap for DualBitmap {
     const NAME: &'static str = "DualBitmap";
-    const PAGES_PER_WORD: usize = 64;
+    const PAGES_PER_WORD: usize = NATIVE;
+    const CELL_BITS: usize = NATIVE;
     const PROTECTION: Protection = Protection::Detects;
     fn with_pages(pages: usize) -> Self {
         DualBitmap::with_pages(pages)
@@ -209,7 +230,7 @@ impl TestMap for DualBitmap {
     }
     fn guard_bits(&self, page: usize) -> Vec<usize> {
         // The secondary's words follow the primary's.
-        vec![self.storage_words() / 2 * 64 + page]
+        vec![DualBitmap::words_for(self.pages()) * NATIVE + page]
     }
     fn bit_role(&self, _bit: usize) -> BitRole {
         BitRole::Bitmap
@@ -220,8 +241,9 @@ impl TestMap for DualBitmap {
     fn expected_storage(model: &Model) -> Vec<u64> {
         // The primary, then its complement, whole words (tail bits too).
         let primary = bitmap_words(model);
-        let secondary: Vec<u64> = primary.iter().map(|w| !w).collect();
-        [primary, secondary].concat()
+        let mask = u64::MAX >> (64 - NATIVE);
+        let secondary: Vec<u64> = primary.iter().map(|w| !w & mask).collect();
+        pack(&[primary, secondary].concat(), NATIVE)
     }
 }
 
