@@ -10,15 +10,23 @@
 //! | [`DualBitmap`] (the baseline) | 2 bits | detected |
 //! | [`EccBitmap<Secded64>`](EccBitmap) | 1.123 bits | corrected in place |
 //!
-//! [`PageMap`] is `EccBitmap<Secded64>`, or `DualBitmap` with the
-//! `dual-bitmap` feature; every type stays available for side-by-side use.
+//! [`PageMap`] is `EccBitmap<Secded64>` (`EccBitmap<Secded32>` on targets
+//! without 64-bit atomics), or `DualBitmap` with the `dual-bitmap` feature;
+//! every type stays available for side-by-side use.
+//!
+//! Storage words: an ECC map's word is its code's ([`WordCode`]: `u32` for
+//! `Secded32`, `u64` for the 64-bit codes); the plain and dual bitmaps use
+//! the target's [`NativeWord`]. On targets without 64-bit atomics
+//! (Cortex-M, RV32IMAC) the 64-bit maps, [`StripedBitmap`] and `AtomicU64`
+//! are left out (docs/design.md, "Storage words").
 //!
 //! Features: `std` (default, implies `alloc`), `alloc` (maps that allocate
 //! their own storage, scrub reports with page ranges, snapshots),
 //! `panic-on-fault` (panic on a double alloc/free or an uncorrectable word
 //! instead of returning the error, the baseline's fail-deterministically
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
-//! caller-provided `&'static mut [AtomicU64]` storage with `from_static`.
+//! caller-provided `&'static mut` storage with `from_static` (of
+//! [`PageMapStorage`] for a `PageMap`).
 //!
 //! [`FrameAllocator`] is a lock-free frame allocator on any of them.
 //!

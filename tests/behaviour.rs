@@ -1033,8 +1033,14 @@ fn striped_from_static_checks_both_allocations() {
 #[test]
 fn pages_per_word_as_documented() {
     use eccmap::{DualBitmap, PlainBitmap};
-    assert_eq!(<PlainBitmap as TestMap>::PAGES_PER_WORD, 64);
-    assert_eq!(<DualBitmap as TestMap>::PAGES_PER_WORD, 64);
+    // The native word: 64 bits on 64-bit targets, 32 on 32-bit ones.
+    let native = if cfg!(target_pointer_width = "64") {
+        64
+    } else {
+        32
+    };
+    assert_eq!(<PlainBitmap as TestMap>::PAGES_PER_WORD, native);
+    assert_eq!(<DualBitmap as TestMap>::PAGES_PER_WORD, native);
     assert_eq!((Ecc64::LANES, Ecc64::PAGES_PER_WORD), (1, 57));
     // One codeword per `AtomicU32`.
     assert_eq!((Ecc32::LANES, Ecc32::PAGES_PER_WORD), (1, 26));

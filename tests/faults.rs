@@ -569,10 +569,12 @@ fn dual_every_single_flip_is_detected_not_repaired() {
     let model = pattern(pages);
     let map: DualBitmap = map_with(&model);
     let before = raw(&map);
-    let n = map.storage_words() / 2;
+    // Word pairs, of the native word.
+    let n = DualBitmap::words_for(pages);
+    let bits = eccmap::NativeWord::BITS as usize;
     let mut detected_on_page = 0;
     for bit in 0..map.storage_bits() {
-        let page = bit % (n * 64);
+        let page = bit % (n * bits);
         let what = format!("bit {bit} (page {page})");
         map.flip_storage_bit(bit).unwrap();
         let r = map.scrub();
