@@ -371,10 +371,11 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// taken once at boot, or from a leaked allocation).
     ///
     /// ```
-    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// use eccmap::{codes::Secded64, AtomicU64, EccBitmap, PageState};
+    /// type Map = EccBitmap<Secded64>;
     /// let storage: &'static mut [AtomicU64] =
-    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
-    /// let map = PageMap::from_static(storage, 100)?;
+    ///     Box::leak((0..Map::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = Map::from_static(storage, 100)?;
     /// map.alloc_range(0, 100)?;
     /// assert_eq!(map.count_allocated()?, 100);
     /// # Ok::<(), eccmap::StateError>(())
@@ -383,12 +384,13 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// Building a second map over the same storage does not compile:
     ///
     /// ```compile_fail,E0499
-    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// use eccmap::{codes::Secded64, AtomicU64, EccBitmap, PageState};
+    /// type Map = EccBitmap<Secded64>;
     /// let storage: &'static mut [AtomicU64] =
-    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
-    /// let map = PageMap::from_static(storage, 100)?;
+    ///     Box::leak((0..Map::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = Map::from_static(storage, 100)?;
     /// map.alloc_range(0, 100)?;
-    /// let again = PageMap::from_static(storage, 100)?; // would reset `map`
+    /// let again = Map::from_static(storage, 100)?; // would reset `map`
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
     pub fn from_static(
