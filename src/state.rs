@@ -100,9 +100,10 @@ pub trait PageState: Send + Sync {
 /// secondary's.
 ///
 /// A map of an odd number of `u32` cells ends in half a storage word: its
-/// high half does not exist, reads as 0, and a write to it is ignored;
-/// [`storage_bits`](Self::storage_bits) counts only the bits that exist,
-/// and flipping a bit past them is refused (`StorageOutOfRange`).
+/// high half does not exist, reads as 0, and a write or a flip of its bits
+/// is ignored; [`storage_bits`](Self::storage_bits) counts only the bits
+/// that exist. Past the last storage word, a flip or write is refused
+/// (`StorageOutOfRange`, with `len` the storage words' bits for a flip).
 ///
 /// Every access to a cell is atomic, so it is safe while other threads use
 /// the map; a storage word of two `u32` cells is read or written as two
@@ -130,7 +131,8 @@ pub trait FaultInjection {
     /// # Panics
     /// If `i >= storage_words()`.
     fn storage_word(&self, i: usize) -> u64;
-    /// Flips storage bit `bit` atomically (`bit < storage_bits()`).
+    /// Flips storage bit `bit` atomically (see above for the missing half
+    /// of a trailing half word).
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
     /// Overwrites storage word `i`: atomically per cell (see above).
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;

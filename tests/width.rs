@@ -51,7 +51,7 @@ fn huge_arguments_are_errors<M: TestMap>() {
     assert_eq!(map.try_alloc_range(90, 10), Ok(Claim::Busy { page: 99 }));
     assert_eq!(map.count_allocated(), Ok(1), "{}: nothing changed", M::NAME);
     // Storage indices: refused, not wrapped (`bit / 64` and `i * 64`).
-    let bits = map.storage_bits();
+    let bits = map.storage_words() * 64;
     for bit in [bits, max - 63, max] {
         assert_eq!(
             map.flip_storage_bit(bit),
@@ -82,7 +82,7 @@ for_each_map!(huge_arguments_are_errors);
 
 /// A map of `u32` cells shows them two to a 64-bit storage word, the first
 /// in the low half; an odd number of cells ends in half a word, whose high
-/// half reads as 0, ignores writes, and has no bits to flip.
+/// half reads as 0 and ignores writes and flips.
 #[test]
 fn u32_cells_as_storage_words() {
     type Ecc32 = EccBitmap<Secded32>;
@@ -109,9 +109,18 @@ fn u32_cells_as_storage_words() {
     assert_eq!(map.is_allocated(26), Ok(false));
     map.write_storage_word(1, blank | u64::MAX << 32).unwrap();
     assert_eq!(map.storage_word(1), blank);
+    // A flip of a missing bit is ignored too; past the storage words, it is
+    // refused.
+    for bit in [96, 127] {
+        assert_eq!(map.flip_storage_bit(bit), Ok(()));
+        assert_eq!(map.storage_word(1), blank);
+    }
     assert_eq!(
-        map.flip_storage_bit(96),
-        Err(StateError::StorageOutOfRange { index: 96, len: 96 })
+        map.flip_storage_bit(128),
+        Err(StateError::StorageOutOfRange {
+            index: 128,
+            len: 128
+        })
     );
     assert!(map.scrub().is_clean());
     assert_eq!(map.count_allocated(), Ok(0));
