@@ -1,10 +1,11 @@
 //! The baseline: a bitmap and its complement in two separate allocations.
 
 use crate::engine::{clash, Conflict, Engine, WordRead};
-use crate::plain::test_and_update;
-use crate::primitive::{fence, pause, AtomicU64, Ordering};
+use crate::plain::{test_and_update, NativeStorage};
+use crate::primitive::{fence, pause, Ordering};
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
+use crate::word::NativeWord;
 use crate::StateError;
 
 /// Reads before the final, fenced read of a consistency check (the
@@ -33,7 +34,8 @@ const TRIES: usize = 3;
 /// It detects a disagreement; it cannot tell which copy is right, so it
 /// repairs nothing: the pages are reported [`StateError::Uncorrectable`]
 /// (`tests/faults.rs::dual_every_single_flip_is_detected_not_repaired`).
-/// Storage: 2 bits per page.
+/// Storage: 2 bits per page, in words of the target's native width
+/// ([`NativeWord`], as the baseline's `unsigned long`).
 ///
 /// Because the two atomics are not atomic together, two threads that race
 /// to claim the same free page (while one of them also frees it) can cross
@@ -46,15 +48,15 @@ const TRIES: usize = 3;
 /// finds the schedule).
 pub struct DualBitmap {
     pages: usize,
-    primary: Words,
-    secondary: Words,
+    primary: Words<NativeWord>,
+    secondary: Words<NativeWord>,
     counters: Counters,
 }
 
 impl DualBitmap {
     /// Words needed for `pages` pages, for each of the two bitmaps.
     pub const fn words_for(pages: usize) -> usize {
-        pages.div_ceil(64)
+        pages.div_ceil(NativeWord::BITS as usize)
     }
 
     /// A map of `pages` free pages in two allocations of its own.
@@ -64,7 +66,7 @@ impl DualBitmap {
         DualBitmap {
             pages,
             primary: Words::new(n, |_| 0),
-            secondary: Words::new(n, |_| u64::MAX),
+            secondary: Words::new(n, |_| NativeWord::MAX),
             counters: Counters::new(),
         }
     }
@@ -77,25 +79,25 @@ impl DualBitmap {
     /// unique reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
     pub fn from_static(
-        primary: &'static mut [AtomicU64],
-        secondary: &'static mut [AtomicU64],
+        primary: &'static mut [NativeStorage],
+        secondary: &'static mut [NativeStorage],
         pages: usize,
     ) -> Result<DualBitmap, StateError> {
         let n = Self::words_for(pages);
         // Both sizes first: a failed constructor writes nothing.
-        Words::fits(primary, n)?;
-        Words::fits(secondary, n)?;
+        Words::<NativeWord>::fits(primary, n)?;
+        Words::<NativeWord>::fits(secondary, n)?;
         Ok(DualBitmap {
             pages,
             primary: Words::borrowed(primary, n, |_| 0)?,
-            secondary: Words::borrowed(secondary, n, |_| u64::MAX)?,
+            secondary: Words::borrowed(secondary, n, |_| NativeWord::MAX)?,
             counters: Counters::new(),
         })
     }
 
     /// The secondary's half of an update whose primary half is done.
     #[inline(always)]
-    fn follow(&self, w: usize, mask: u64, alloc: bool) {
+    fn follow(&self, w: usize, mask: NativeWord, alloc: bool) {
         if alloc {
             self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
         } else {
@@ -106,7 +108,7 @@ impl DualBitmap {
     /// The baseline's consistency check of the bits `want` of word pair `w`:
     /// returns the primary word and the inconsistent bits among `want`.
     #[inline]
-    fn check(&self, w: usize, want: u64) -> (u64, u64) {
+    fn check(&self, w: usize, want: NativeWord) -> (NativeWord, NativeWord) {
         let (p, s) = (&self.primary[w], &self.secondary[w]);
         for _ in 0..TRIES {
             let a = p.load(Ordering::Acquire);
@@ -123,7 +125,8 @@ impl DualBitmap {
 }
 
 impl Engine for DualBitmap {
-    const PAGES_PER_WORD: usize = 64;
+    type Word = NativeWord;
+    const PAGES_PER_WORD: usize = NativeWord::BITS as usize;
     fn page_count(&self) -> usize {
         self.pages
     }
@@ -134,12 +137,12 @@ impl Engine for DualBitmap {
         &self.counters
     }
     #[inline]
-    fn read(&self, w: usize, want: u64) -> WordRead {
+    fn read(&self, w: usize, want: NativeWord) -> WordRead<NativeWord> {
         let (allocated, bad) = self.check(w, want);
         WordRead { allocated, bad }
     }
     #[inline]
-    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+    fn update(&self, w: usize, mask: NativeWord, alloc: bool) -> Result<(), Conflict<NativeWord>> {
         let (p, bad) = self.check(w, mask);
         if bad != 0 {
             return Err(Conflict::Bad { bad, at: bad });
@@ -150,12 +153,17 @@ impl Engine for DualBitmap {
         }
         // A concurrent caller may still win the same pages: the primary's
         // test-and-update decides, and the loser leaves the secondary alone.
-        test_and_update(&self.primary[w], mask, alloc)?;
+        test_and_update::<NativeWord>(&self.primary[w], mask, alloc)?;
         self.follow(w, mask, alloc);
         Ok(())
     }
     #[inline]
-    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+    fn check_update(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        alloc: bool,
+    ) -> Result<NativeWord, Conflict<NativeWord>> {
         let (p, bad) = self.check(w, mask);
         if bad != 0 {
             return Err(Conflict::Bad { bad, at: bad });
@@ -166,7 +174,13 @@ impl Engine for DualBitmap {
         }
     }
     #[inline]
-    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+    fn update_checked(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        alloc: bool,
+        token: NativeWord,
+    ) -> Result<(), Conflict<NativeWord>> {
         // The consistency check was `check_update`'s: if the primary still
         // holds the word it checked, its test-and-update is one CAS.
         let primary = &self.primary[w];
@@ -178,17 +192,17 @@ impl Engine for DualBitmap {
             Err(_) => self.update(w, mask, alloc),
         }
     }
-    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
-        let (_, bad) = self.check(w, u64::MAX);
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> NativeWord {
+        let (_, bad) = self.check(w, NativeWord::MAX);
         if bad != 0 {
             report.uncorrectable += 1;
         }
         bad
     }
     fn storage_bytes(&self) -> usize {
-        (self.primary.len() + self.secondary.len()) * 8
+        (self.primary.len() + self.secondary.len()) * core::mem::size_of::<NativeWord>()
     }
-    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+    fn storage_cell(&self, i: usize) -> Option<&NativeStorage> {
         let n = self.primary.len();
         if i < n {
             self.primary.get(i)

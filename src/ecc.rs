@@ -1,22 +1,32 @@
 //! Allocation state stored as error-correcting codewords.
 
-use crate::engine::{clash, low, Conflict, Engine, WordRead};
-use crate::primitive::{AtomicU64, Ordering};
+use crate::engine::{clash, Conflict, Engine, WordRead};
+use crate::primitive::Ordering;
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
+use crate::word::{AtomicWord, Word, WordCode};
 use crate::StateError;
 use core::marker::PhantomData;
 use eccmap_codes::{Decoded, LaneCode};
 
-/// Page allocation state as codewords of the code `C`, packed in
-/// `AtomicU64` lanes: `64 / C::CODE_BITS` codewords per word.
+/// Page allocation state as codewords of the code `C`, packed in storage
+/// words of the code's word type ([`WordCode::Word`]): `C::Word::BITS /
+/// C::CODE_BITS` codewords per word, each word updated by one
+/// compare-and-swap of its width.
 ///
-/// | code | codewords per word | pages per word | bits per page |
-/// |---|---|---|---|
-/// | [`Secded64`](eccmap_codes::Secded64) (default) | 1 | 57 | 1.123 |
-/// | [`Secded32`](eccmap_codes::Secded32) | 2 | 52 | 1.231 |
-/// | [`Hamming84`](eccmap_codes::Hamming84) | 8 | 32 | 2.0 |
-/// | [`Hamming74`](eccmap_codes::Hamming74) | 9 (bit 63 unused) | 36 | 1.778 |
+/// | code | word | codewords per word | pages per word | bits per page |
+/// |---|---|---|---|---|
+/// | [`Secded64`](eccmap_codes::Secded64) | `AtomicU64` | 1 | 57 | 1.123 |
+/// | [`Secded64Burst`](eccmap_codes::Secded64Burst) | `AtomicU64` | 1 | 56 | 1.143 |
+/// | [`Secded32`](eccmap_codes::Secded32) | `AtomicU32` | 1 | 26 | 1.231 |
+/// | [`Hamming84`](eccmap_codes::Hamming84) | `AtomicU64` | 8 | 32 | 2.0 |
+/// | [`Hamming74`](eccmap_codes::Hamming74) | `AtomicU64` | 9 (bit 63 unused) | 36 | 1.778 |
+///
+/// On a target without 64-bit atomics (`cfg(not(target_has_atomic =
+/// "64"))`, e.g. Cortex-M, RV32IMAC) the 64-bit codes have no map
+/// (`Secded64` and `Secded64Burst` do not implement [`WordCode`] there),
+/// and `Hamming84` / `Hamming74` use `AtomicU32` words (4 codewords, 16
+/// pages).
 ///
 /// Page offset `o` of a word is data bit `o % k` of codeword `o / k`
 /// (`k = C::DATA_BITS`); for `Secded64`, page offset `o` is bit `o`.
@@ -48,9 +58,9 @@ use eccmap_codes::{Decoded, LaneCode};
 /// assert_eq!(map.is_allocated(0), Ok(false)); // the first word is fine
 /// # Ok::<(), StateError>(())
 /// ```
-pub struct EccBitmap<C: LaneCode, K: Keying = Unkeyed> {
+pub struct EccBitmap<C: WordCode, K: Keying = Unkeyed> {
     pages: usize,
-    words: Words,
+    words: Words<C::Word>,
     counters: Counters,
     code: PhantomData<(C, K)>,
 }
@@ -67,7 +77,10 @@ pub struct EccBitmap<C: LaneCode, K: Keying = Unkeyed> {
 pub trait Keying: Send + Sync + 'static {
     /// The pattern XORed into storage word `word` of a map of code `C`, on
     /// top of the code's own coset constant (0 for an unkeyed map). It lies
-    /// in the check bits of each codeword.
+    /// in the check bits of each codeword, repeated for every codeword that
+    /// fits in 64 bits (`64 / C::CODE_BITS` of them); the map keeps the
+    /// codewords of its own word (a `u32` word of `Secded32`, the low 32
+    /// bits).
     fn key<C: LaneCode>(word: usize) -> u64;
 
     /// How often the keys repeat: `key(w) == key(w + period())` for every
@@ -305,36 +318,46 @@ impl Keying for AddressKeyed {
 }
 
 /// One decoded word.
-pub(crate) struct View {
+pub(crate) struct View<W> {
     /// Allocated pages (page mask).
-    pub(crate) allocated: u64,
+    pub(crate) allocated: W,
     /// Pages of uncorrectable codewords.
-    pub(crate) bad: u64,
+    pub(crate) bad: W,
     /// The word with every correctable codeword repaired.
-    pub(crate) fixed: u64,
+    pub(crate) fixed: W,
     /// Codewords repaired in `fixed`.
     pub(crate) corrected: u32,
     /// Uncorrectable codewords.
     pub(crate) bad_lanes: u32,
 }
 
-impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
+impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     const N: usize = C::CODE_BITS as usize;
     const K: usize = C::DATA_BITS as usize;
     /// Codewords per storage word.
-    pub const LANES: usize = 64 / Self::N;
+    pub const LANES: usize = {
+        let lanes = <C::Word as Word>::BITS as usize / Self::N;
+        assert!(lanes >= 1, "the code's word is narrower than its codeword");
+        lanes
+    };
     /// Pages per storage word.
     pub const PAGES_PER_WORD: usize = Self::LANES * Self::K;
-    /// The value of a word of all-free pages.
+    /// The value of a word of all-free pages, in its low 64 bits (the
+    /// codewords of a word of more than 64 bits repeat it).
     const INIT: u64 = {
         let mut w = 0;
         let mut l = 0;
-        while l < Self::LANES {
+        while l < Self::LANES && l * Self::N < 64 {
             w |= C::COSET << (l * Self::N);
             l += 1;
         }
         w
     };
+    /// The bits of a storage word that hold codewords.
+    #[inline(always)]
+    fn used() -> C::Word {
+        C::Word::low(Self::LANES * Self::N)
+    }
 
     /// Storage words needed for `pages` pages.
     pub const fn words_for(pages: usize) -> usize {
@@ -358,10 +381,11 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     /// taken once at boot, or from a leaked allocation).
     ///
     /// ```
-    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// use eccmap::{codes::Secded64, AtomicU64, EccBitmap, PageState};
+    /// type Map = EccBitmap<Secded64>;
     /// let storage: &'static mut [AtomicU64] =
-    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
-    /// let map = PageMap::from_static(storage, 100)?;
+    ///     Box::leak((0..Map::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = Map::from_static(storage, 100)?;
     /// map.alloc_range(0, 100)?;
     /// assert_eq!(map.count_allocated()?, 100);
     /// # Ok::<(), eccmap::StateError>(())
@@ -370,16 +394,17 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     /// Building a second map over the same storage does not compile:
     ///
     /// ```compile_fail,E0499
-    /// use eccmap::{AtomicU64, PageMap, PageState};
+    /// use eccmap::{codes::Secded64, AtomicU64, EccBitmap, PageState};
+    /// type Map = EccBitmap<Secded64>;
     /// let storage: &'static mut [AtomicU64] =
-    ///     Box::leak((0..PageMap::words_for(100)).map(|_| AtomicU64::new(0)).collect());
-    /// let map = PageMap::from_static(storage, 100)?;
+    ///     Box::leak((0..Map::words_for(100)).map(|_| AtomicU64::new(0)).collect());
+    /// let map = Map::from_static(storage, 100)?;
     /// map.alloc_range(0, 100)?;
-    /// let again = PageMap::from_static(storage, 100)?; // would reset `map`
+    /// let again = Map::from_static(storage, 100)?; // would reset `map`
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
     pub fn from_static(
-        storage: &'static mut [AtomicU64],
+        storage: &'static mut [<C::Word as Word>::Atomic],
         pages: usize,
     ) -> Result<Self, StateError> {
         Ok(Self::over(
@@ -388,32 +413,43 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
         ))
     }
 
-    /// Word `w`'s key pattern.
+    /// Word `w`'s key pattern: the keying's 64-bit pattern, cut to the
+    /// codewords of the word.
     #[inline(always)]
-    pub(crate) fn key(w: usize) -> u64 {
-        K::key::<C>(w)
+    pub(crate) fn key(w: usize) -> C::Word {
+        Self::word_of(K::key::<C>(w))
+    }
+
+    /// A 64-bit per-codeword pattern as a storage word.
+    #[inline(always)]
+    fn word_of(pattern: u64) -> C::Word {
+        C::Word::from_u64(pattern) & Self::used()
     }
 
     /// The raw storage value of word `w` with every page free.
     #[inline(always)]
-    fn blank_word(w: usize) -> u64 {
-        Self::INIT ^ Self::key(w)
+    fn blank_word(w: usize) -> C::Word {
+        Self::word_of(Self::INIT) ^ Self::key(w)
     }
 
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
+    // Used by the striped map, which needs 64-bit atomics.
+    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
     #[inline]
-    pub(crate) fn encode_word(w: usize, pages: u64) -> u64 {
+    pub(crate) fn encode_word(w: usize, pages: C::Word) -> C::Word {
         Self::blank_word(w) ^ Self::delta(pages)
     }
 
     /// Storage word `w`.
+    // Used by the striped map, which needs 64-bit atomics.
+    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
     #[inline(always)]
-    pub(crate) fn cell(&self, w: usize) -> &AtomicU64 {
+    pub(crate) fn cell(&self, w: usize) -> &<C::Word as Word>::Atomic {
         &self.words[w]
     }
 
-    fn over(pages: usize, words: Words) -> Self {
+    fn over(pages: usize, words: Words<C::Word>) -> Self {
         EccBitmap {
             pages,
             words,
@@ -427,34 +463,34 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     /// would give, for the scans that need only that. Always false for a
     /// word of several codewords (those go through `view`).
     #[inline(always)]
-    pub(crate) fn is_clean(raw: u64, key: u64) -> bool {
-        Self::LANES == 1 && C::syndrome(raw ^ key) == 0
+    pub(crate) fn is_clean(raw: C::Word, key: C::Word) -> bool {
+        Self::LANES == 1 && C::syndrome((raw ^ key).low_u64()) == 0
     }
 
     /// Decodes every codeword of the raw storage word `raw` whose key is
     /// `key`: the one verify-and-correct step that every path (read, update,
     /// scrub) goes through.
     #[inline(always)]
-    pub(crate) fn view(raw: u64, key: u64) -> View {
+    pub(crate) fn view(raw: C::Word, key: C::Word) -> View<C::Word> {
         let word = raw ^ key;
         let mut v = View {
-            allocated: 0,
-            bad: 0,
+            allocated: C::Word::ZERO,
+            bad: C::Word::ZERO,
             fixed: raw,
             corrected: 0,
             bad_lanes: 0,
         };
         for l in 0..Self::LANES {
-            let lane = (word >> (l * Self::N)) & low(Self::N);
+            let lane = ((word >> (l * Self::N)) & C::Word::low(Self::N)).low_u64();
             match C::decode(lane) {
-                Decoded::Clean(d) => v.allocated |= d << (l * Self::K),
+                Decoded::Clean(d) => v.allocated |= C::Word::from_u64(d) << (l * Self::K),
                 Decoded::Corrected { data, bit } => {
-                    v.allocated |= data << (l * Self::K);
-                    v.fixed ^= 1 << (l * Self::N + bit as usize);
+                    v.allocated |= C::Word::from_u64(data) << (l * Self::K);
+                    v.fixed ^= C::Word::bit(l * Self::N + bit as usize);
                     v.corrected += 1;
                 }
                 Decoded::Uncorrectable { .. } => {
-                    v.bad |= low(Self::K) << (l * Self::K);
+                    v.bad |= C::Word::low(Self::K) << (l * Self::K);
                     v.bad_lanes += 1;
                 }
             }
@@ -464,19 +500,19 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
 
     /// The storage change that flips the pages of page mask `mask`.
     #[inline(always)]
-    pub(crate) fn delta(mask: u64) -> u64 {
+    pub(crate) fn delta(mask: C::Word) -> C::Word {
         if Self::LANES == 1 {
-            return if mask.is_power_of_two() {
+            return C::Word::from_u64(if mask.is_power_of_two() {
                 C::delta(mask.trailing_zeros())
             } else {
-                C::delta_mask(mask)
-            };
+                C::delta_mask(mask.low_u64())
+            });
         }
-        let mut d = 0;
+        let mut d = C::Word::ZERO;
         for l in 0..Self::LANES {
-            let part = (mask >> (l * Self::K)) & low(Self::K);
-            if part != 0 {
-                d |= C::delta_mask(part) << (l * Self::N);
+            let part = (mask >> (l * Self::K)) & C::Word::low(Self::K);
+            if part != C::Word::ZERO {
+                d |= C::Word::from_u64(C::delta_mask(part.low_u64())) << (l * Self::N);
             }
         }
         d
@@ -485,7 +521,7 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     /// Writes back a repaired word if the word still holds `seen`; counts
     /// the repair only if this thread's write is the one that landed.
     #[cold]
-    fn repair(&self, w: usize, seen: u64, v: &View) -> bool {
+    fn repair(&self, w: usize, seen: C::Word, v: &View<C::Word>) -> bool {
         if v.fixed == seen {
             return false;
         }
@@ -499,7 +535,8 @@ impl<C: LaneCode, K: Keying> EccBitmap<C, K> {
     }
 }
 
-impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
+impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
+    type Word = C::Word;
     const PAGES_PER_WORD: usize = Self::PAGES_PER_WORD;
     fn page_count(&self) -> usize {
         self.pages
@@ -511,7 +548,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         &self.counters
     }
     #[inline]
-    fn read(&self, w: usize, _want: u64) -> WordRead {
+    fn read(&self, w: usize, _want: C::Word) -> WordRead<C::Word> {
         let cur = self.words[w].load(Ordering::Acquire);
         let v = Self::view(cur, Self::key(w));
         if v.fixed != cur {
@@ -523,7 +560,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         }
     }
     #[inline]
-    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+    fn update(&self, w: usize, mask: C::Word, alloc: bool) -> Result<(), Conflict<C::Word>> {
         let cell = &self.words[w];
         // Computed once, outside the retry loop: a single page is one table
         // lookup, a run of pages two.
@@ -533,13 +570,17 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         loop {
             let v = Self::view(cur, key);
             let at = v.bad & mask;
-            if at != 0 {
+            if at != C::Word::ZERO {
                 self.repair(w, cur, &v);
                 return Err(Conflict::Bad { bad: v.bad, at });
             }
             let clash = clash(v.allocated, mask, alloc);
             // The repair (if any) and the update land together, in one CAS.
-            let new = if clash == 0 { v.fixed ^ delta } else { v.fixed };
+            let new = if clash == C::Word::ZERO {
+                v.fixed ^ delta
+            } else {
+                v.fixed
+            };
             if new == cur {
                 return Err(Conflict::State(clash));
             }
@@ -548,7 +589,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
                     if v.corrected != 0 {
                         self.counters.ce(u64::from(v.corrected));
                     }
-                    return if clash == 0 {
+                    return if clash == C::Word::ZERO {
                         Ok(())
                     } else {
                         Err(Conflict::State(clash))
@@ -559,25 +600,36 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         }
     }
     #[inline]
-    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+    fn check_update(
+        &self,
+        w: usize,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
         let cur = self.words[w].load(Ordering::Acquire);
         let v = Self::view(cur, Self::key(w));
         if v.fixed != cur {
             self.repair(w, cur, &v);
         }
         let at = v.bad & mask;
-        if at != 0 {
+        if at != C::Word::ZERO {
             return Err(Conflict::Bad { bad: v.bad, at });
         }
         let c = clash(v.allocated, mask, alloc);
-        if c != 0 {
+        if c != C::Word::ZERO {
             return Err(Conflict::State(c));
         }
         // A clean encoding in which the update may go ahead.
         Ok(v.fixed)
     }
     #[inline]
-    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+    fn update_checked(
+        &self,
+        w: usize,
+        mask: C::Word,
+        alloc: bool,
+        token: C::Word,
+    ) -> Result<(), Conflict<C::Word>> {
         // If the word still holds the checked clean encoding, the update is
         // its delta, without decoding again; otherwise the full update.
         let cell = &self.words[w];
@@ -603,7 +655,7 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         let mut w = from;
         while w < self.words.len() {
             let raw = self.words[w].load(Ordering::Acquire);
-            if !Self::is_clean(raw, K::key_of_class::<C>(class)) {
+            if !Self::is_clean(raw, Self::word_of(K::key_of_class::<C>(class))) {
                 break;
             }
             w += 1;
@@ -615,12 +667,12 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         w - from
     }
     #[inline]
-    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64 {
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> C::Word {
         let key = Self::key(w);
         let mut cur = self.words[w].load(Ordering::Acquire);
         // The common case, a clean single-codeword word.
         if Self::is_clean(cur, key) {
-            return 0;
+            return C::Word::ZERO;
         }
         loop {
             let v = Self::view(cur, key);
@@ -639,9 +691,9 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
         }
     }
     fn storage_bytes(&self) -> usize {
-        self.words.len() * 8
+        self.words.len() * core::mem::size_of::<C::Word>()
     }
-    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+    fn storage_cell(&self, i: usize) -> Option<&<C::Word as Word>::Atomic> {
         self.words.get(i)
     }
     fn storage_len(&self) -> usize {
@@ -649,4 +701,4 @@ impl<C: LaneCode, K: Keying> Engine for EccBitmap<C, K> {
     }
 }
 
-crate::engine::page_state!(EccBitmap<C, K>, C: LaneCode, K: Keying);
+crate::engine::page_state!(EccBitmap<C, K>, C: WordCode, K: Keying);

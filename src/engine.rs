@@ -2,27 +2,30 @@
 //! few word-level primitives in which the schemes differ.
 //!
 //! A map's pages are laid out `PAGES_PER_WORD` to a storage word; a "page
-//! mask" is a `u64` whose bit `o` stands for page `word * PAGES_PER_WORD + o`.
+//! mask" is a value of the map's [`Word`] type whose bit `o` stands for
+//! page `word * PAGES_PER_WORD + o`.
 
 use crate::error::StateError;
-use crate::primitive::AtomicU64;
 use crate::state::{Claim, FaultStats, ScrubReport};
 use crate::storage::Counters;
+use crate::word::{AtomicWord, Word};
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
 /// One verified read of a word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WordRead {
+pub(crate) struct WordRead<W> {
     /// Pages allocated (meaningful outside `bad`).
-    pub(crate) allocated: u64,
+    pub(crate) allocated: W,
     /// Pages whose state could not be verified.
-    pub(crate) bad: u64,
+    pub(crate) bad: W,
 }
 
 /// What a scheme provides: verified word reads, conditional word updates,
 /// word scrubbing and raw storage.
 pub(crate) trait Engine: Sync {
+    /// The storage word, and the type of the page masks.
+    type Word: Word;
     /// Pages held by one storage word of state.
     const PAGES_PER_WORD: usize;
     /// Pages tracked.
@@ -34,27 +37,32 @@ pub(crate) trait Engine: Sync {
     /// Reads word `w`, verifying it and repairing what the scheme can.
     /// `want` are the pages the caller will use (a scheme may verify only
     /// those, retrying a transient mismatch).
-    fn read(&self, w: usize, want: u64) -> WordRead;
+    fn read(&self, w: usize, want: Self::Word) -> WordRead<Self::Word>;
     /// Atomically marks the pages of `mask` allocated (`alloc`) or free,
     /// provided each is verified and in the opposite state; otherwise
     /// changes nothing and returns which condition failed.
-    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict>;
+    fn update(&self, w: usize, mask: Self::Word, alloc: bool) -> Result<(), Conflict<Self::Word>>;
     /// Verifies, by a read, that [`update`](Self::update) of `mask` to
     /// `alloc` would go ahead on word `w` as it stands (the same conditions,
     /// in the same order), changing nothing but a repair; on success returns
     /// a token for [`update_checked`](Self::update_checked).
     #[inline]
-    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+    fn check_update(
+        &self,
+        w: usize,
+        mask: Self::Word,
+        alloc: bool,
+    ) -> Result<Self::Word, Conflict<Self::Word>> {
         let r = self.read(w, mask);
         let at = r.bad & mask;
-        if at != 0 {
+        if at != Self::Word::ZERO {
             return Err(Conflict::Bad { bad: r.bad, at });
         }
         let c = clash(r.allocated, mask, alloc);
-        if c != 0 {
+        if c != Self::Word::ZERO {
             return Err(Conflict::State(c));
         }
-        Ok(0)
+        Ok(Self::Word::ZERO)
     }
     /// [`update`](Self::update), given the token of a successful
     /// [`check_update`](Self::check_update) of the same update: a scheme
@@ -63,10 +71,10 @@ pub(crate) trait Engine: Sync {
     fn update_checked(
         &self,
         w: usize,
-        mask: u64,
+        mask: Self::Word,
         alloc: bool,
-        _token: u64,
-    ) -> Result<(), Conflict> {
+        _token: Self::Word,
+    ) -> Result<(), Conflict<Self::Word>> {
         self.update(w, mask, alloc)
     }
     /// How many words from `from` on are verified clean as they stand (no
@@ -77,7 +85,7 @@ pub(crate) trait Engine: Sync {
     }
     /// Checks word `w`, repairs what it can, and adds to `report`.
     /// Returns the page mask of the word's unverifiable pages.
-    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> u64;
+    fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> Self::Word;
     /// Repairs what only exclusive access can (nothing, for most maps);
     /// returns the number of repairs.
     fn quiesce(&mut self) -> usize {
@@ -85,41 +93,39 @@ pub(crate) trait Engine: Sync {
     }
     /// Bytes of storage.
     fn storage_bytes(&self) -> usize;
-    /// Raw storage word `i` (data words first, then any second allocation).
-    fn storage_cell(&self, i: usize) -> Option<&AtomicU64>;
-    /// Number of raw storage words.
+    /// Raw storage cell `i` (data words first, then any second allocation).
+    fn storage_cell(&self, i: usize) -> Option<&<Self::Word as Word>::Atomic>;
+    /// Number of raw storage cells.
     fn storage_len(&self) -> usize;
 }
 
 /// Why a word update was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Conflict {
+pub(crate) enum Conflict<W> {
     /// These pages of the mask were already in the target state.
-    State(u64),
+    State(W),
     /// The word's pages in `bad` could not be verified, among them the
     /// pages `at` of the mask.
     Bad {
         /// Unverifiable pages of the word.
-        bad: u64,
+        bad: W,
         /// Those of them the update needed.
-        at: u64,
+        at: W,
     },
 }
 
-/// Mask of the low `n` bits, `n <= 64`.
+/// Mask of the low `n` bits of a `u64`, `n <= 64` (the 64-bit maps'
+/// [`Word::low`]).
+#[cfg(target_has_atomic = "64")]
 #[inline(always)]
-pub(crate) const fn low(n: usize) -> u64 {
-    if n >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    }
+pub(crate) fn low(n: usize) -> u64 {
+    u64::low(n)
 }
 
 /// The pages of `mask` that are already in the state an update to
 /// `alloc` would put them in (allocated for an alloc, free for a free).
 #[inline(always)]
-pub(crate) fn clash(allocated: u64, mask: u64, alloc: bool) -> u64 {
+pub(crate) fn clash<W: Word>(allocated: W, mask: W, alloc: bool) -> W {
     if alloc {
         allocated & mask
     } else {
@@ -131,16 +137,16 @@ pub(crate) fn clash(allocated: u64, mask: u64, alloc: bool) -> u64 {
 /// `decided` (or anywhere, if `decided` is empty): an answer that depends
 /// on the first decided page of a word cannot then be given without a guess.
 #[inline(always)]
-fn unknown_before(bad: u64, decided: u64) -> bool {
+fn unknown_before<W: Word>(bad: W, decided: W) -> bool {
     // With nothing decided, `first - 1` wraps to every page.
     let first = decided & decided.wrapping_neg();
-    bad & first.wrapping_sub(1) != 0
+    bad & first.wrapping_sub(W::bit(0)) != W::ZERO
 }
 
-/// The page mask of pages `lo..hi` within one word (`lo < hi <= 64`).
+/// The page mask of pages `lo..hi` within one word (`lo < hi <= W::BITS`).
 #[inline(always)]
-fn span(lo: usize, hi: usize) -> u64 {
-    low(hi) & !low(lo)
+fn span<W: Word>(lo: usize, hi: usize) -> W {
+    W::low(hi) & !W::low(lo)
 }
 
 /// Passes an error out, or panics on it with the `panic-on-fault` feature
@@ -164,18 +170,23 @@ pub(crate) fn fail(e: StateError) -> StateError {
 /// The error for the whole run of unverifiable pages of word `w` that
 /// contains the lowest set bit of `at` (a subset of `bad`), clipped to the
 /// map. Counted as one uncorrected error.
-fn uncorrectable<E: Engine>(m: &E, w: usize, bad: u64, at: u64) -> StateError {
-    debug_assert!(at != 0 && at & !bad == 0);
+fn uncorrectable<E: Engine>(m: &E, w: usize, bad: E::Word, at: E::Word) -> StateError {
+    let zero = E::Word::ZERO;
+    debug_assert!(at != zero && at & !bad == zero);
     let p = at.trailing_zeros() as usize;
-    let zeros_below = !bad & low(p);
-    let lo = if zeros_below == 0 {
+    let zeros_below = !bad & E::Word::low(p);
+    let lo = if zeros_below == zero {
         0
     } else {
-        64 - zeros_below.leading_zeros() as usize
+        E::Word::BITS as usize - zeros_below.leading_zeros() as usize
     };
+    // The run may end past the last page: `hi` is clipped before it is
+    // added, so that the last word of a map of nearly `usize::MAX` pages
+    // cannot overflow.
     let hi = p + (!(bad >> p)).trailing_zeros() as usize;
-    let first = w * E::PAGES_PER_WORD + lo;
-    let end = (w * E::PAGES_PER_WORD + hi).min(m.page_count());
+    let base = w * E::PAGES_PER_WORD;
+    let first = base + lo;
+    let end = base + hi.min(m.page_count().saturating_sub(base));
     m.counters().ue();
     fail(StateError::Uncorrectable {
         first,
@@ -183,14 +194,17 @@ fn uncorrectable<E: Engine>(m: &E, w: usize, bad: u64, at: u64) -> StateError {
     })
 }
 
-fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, u64), StateError> {
+fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, E::Word), StateError> {
     if page >= m.page_count() {
         return Err(StateError::OutOfRange {
             page,
             pages: m.page_count(),
         });
     }
-    Ok((page / E::PAGES_PER_WORD, 1u64 << (page % E::PAGES_PER_WORD)))
+    Ok((
+        page / E::PAGES_PER_WORD,
+        E::Word::bit(page % E::PAGES_PER_WORD),
+    ))
 }
 
 fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), StateError> {
@@ -210,15 +224,18 @@ fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), State
 
 /// The (word, page mask) pieces of `first..first + count`, in order.
 #[inline(always)]
-fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, u64)> {
+fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, E::Word)> {
     let ppw = E::PAGES_PER_WORD;
     let end = first + count;
     let (w0, w1) = (first / ppw, (end - 1) / ppw);
     // The first word starts at `first`, the last ends at `end`, the ones
     // in between are whole.
-    let (head, tail) = (!low(first - w0 * ppw), low(end - w1 * ppw));
+    let (head, tail) = (
+        !E::Word::low(first - w0 * ppw),
+        E::Word::low(end - w1 * ppw),
+    );
     (w0..w1 + 1).map(move |w| {
-        let mut mask = low(ppw);
+        let mut mask = E::Word::low(ppw);
         if w == w0 {
             mask &= head;
         }
@@ -229,7 +246,7 @@ fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize,
     })
 }
 
-fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict, alloc: bool) -> StateError {
+fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool) -> StateError {
     match c {
         Conflict::Bad { bad, at } => uncorrectable(m, w, bad, at),
         Conflict::State(pages) => {
@@ -252,10 +269,10 @@ pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), 
 }
 
 /// Why a range update was refused.
-struct Refused {
+struct Refused<W> {
     /// The word that refused, and why.
     w: usize,
-    c: Conflict,
+    c: Conflict<W>,
     /// Pages of the range the undo could not put back (see
     /// [`StateError::UndoConflict`]): how many, and the first.
     lost: usize,
@@ -269,33 +286,36 @@ const TOKENS: usize = 17;
 
 /// The tokens of a range's first words: `len` of them, the words after
 /// are updated without one.
-struct Tokens {
+struct Tokens<W> {
     len: usize,
-    t: [u64; TOKENS],
+    t: [W; TOKENS],
 }
 
-impl Tokens {
+impl<W: Word> Tokens<W> {
     #[inline(always)]
-    fn new() -> Tokens {
+    fn new() -> Tokens<W> {
         Tokens {
             len: 0,
-            t: [0; TOKENS],
+            t: [W::ZERO; TOKENS],
         }
     }
     /// Records the token of the next word (kept while there is room, and
     /// only while no word before it went without one).
     #[inline(always)]
-    fn push(&mut self, i: usize, t: u64) {
+    fn push(&mut self, i: usize, t: W) {
         if i == self.len && i < TOKENS {
             self.t[i] = t;
             self.len += 1;
         }
     }
     #[inline(always)]
-    fn get(&self, i: usize) -> Option<u64> {
+    fn get(&self, i: usize) -> Option<W> {
         (i < self.len).then(|| self.t[i])
     }
 }
+
+/// A word that refused a check, and why.
+type Refusal<W> = (usize, Conflict<W>);
 
 /// Checks every word of `first..first + count` with
 /// [`Engine::check_update`], in order, changing nothing; returns the first
@@ -305,7 +325,7 @@ fn precheck<E: Engine>(
     first: usize,
     count: usize,
     alloc: bool,
-) -> Result<Tokens, (usize, Conflict)> {
+) -> Result<Tokens<E::Word>, Refusal<E::Word>> {
     let mut tokens = Tokens::new();
     for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
         let t = m.check_update(w, mask, alloc).map_err(|c| (w, c))?;
@@ -326,8 +346,8 @@ fn apply_range<E: Engine>(
     first: usize,
     count: usize,
     alloc: bool,
-    tokens: &Tokens,
-) -> Result<(), Refused> {
+    tokens: &Tokens<E::Word>,
+) -> Result<(), Refused<E::Word>> {
     for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
         let r = match tokens.get(done) {
             Some(t) => m.update_checked(w, mask, alloc, t),
@@ -337,7 +357,7 @@ fn apply_range<E: Engine>(
             let (mut lost, mut first_lost) = (0, usize::MAX);
             for (uw, umask) in pieces::<E>(first, count).take(done) {
                 let mut left = umask;
-                while left != 0 {
+                while left != E::Word::ZERO {
                     let skip = match m.update(uw, left, !alloc) {
                         Ok(()) => break,
                         // Another call put these pages back in their state
@@ -356,7 +376,7 @@ fn apply_range<E: Engine>(
                             at
                         }
                     };
-                    debug_assert!(skip != 0 && skip & !left == 0);
+                    debug_assert!(skip != E::Word::ZERO && skip & !left == E::Word::ZERO);
                     lost += skip.count_ones() as usize;
                     first_lost =
                         first_lost.min(uw * E::PAGES_PER_WORD + skip.trailing_zeros() as usize);
@@ -377,7 +397,7 @@ fn apply_range<E: Engine>(
 /// The error for a refused range whose undo lost pages. The refusal itself
 /// is counted as it would have been (a lost race of `try_alloc_range`,
 /// `claim`, is not).
-fn undo_conflict<E: Engine>(m: &E, r: &Refused, alloc: bool, claim: bool) -> StateError {
+fn undo_conflict<E: Engine>(m: &E, r: &Refused<E::Word>, alloc: bool, claim: bool) -> StateError {
     let pages = match r.c {
         Conflict::State(p) => {
             if claim {
@@ -410,7 +430,7 @@ pub(crate) fn set_range<E: Engine>(
     let w = first / E::PAGES_PER_WORD;
     if w == (first + count - 1) / E::PAGES_PER_WORD {
         // Within one word: one atomic update, nothing to check first.
-        let mask = span(
+        let mask = span::<E::Word>(
             first - w * E::PAGES_PER_WORD,
             first + count - w * E::PAGES_PER_WORD,
         );
@@ -452,7 +472,7 @@ pub(crate) fn try_alloc_range<E: Engine>(
                 if unknown_before(bad, busy) {
                     return Err(uncorrectable(m, w, r.bad, bad));
                 }
-                if busy == 0 {
+                if busy == E::Word::ZERO {
                     // Repaired or changed since: updated without a token.
                     continue;
                 }
@@ -481,16 +501,16 @@ pub(crate) fn try_alloc_range<E: Engine>(
 pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateError> {
     let (w, bit) = check_page(m, page)?;
     let r = m.read(w, bit);
-    if r.bad & bit != 0 {
+    if r.bad & bit != E::Word::ZERO {
         return Err(uncorrectable(m, w, r.bad, bit));
     }
-    Ok(r.allocated & bit != 0)
+    Ok(r.allocated & bit != E::Word::ZERO)
 }
 
 /// Pages of word `w` that exist (below `page_count`).
-pub(crate) fn valid<E: Engine>(m: &E, w: usize) -> u64 {
+pub(crate) fn valid<E: Engine>(m: &E, w: usize) -> E::Word {
     let base = w * E::PAGES_PER_WORD;
-    low(m.page_count().saturating_sub(base).min(E::PAGES_PER_WORD))
+    E::Word::low(m.page_count().saturating_sub(base).min(E::PAGES_PER_WORD))
 }
 
 pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, StateError> {
@@ -505,7 +525,7 @@ pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, 
     for w in from / ppw..m.word_count() {
         let mut want = valid(m, w);
         if w == from / ppw {
-            want &= !low(from % ppw);
+            want &= !E::Word::low(from % ppw);
         }
         let r = m.read(w, want);
         let free = !r.allocated & want & !r.bad;
@@ -513,7 +533,7 @@ pub(crate) fn find_free<E: Engine>(m: &E, from: usize) -> Result<Option<usize>, 
         if unknown_before(bad, free) {
             return Err(uncorrectable(m, w, r.bad, bad));
         }
-        if free != 0 {
+        if free != E::Word::ZERO {
             return Ok(Some(w * ppw + free.trailing_zeros() as usize));
         }
     }
@@ -525,7 +545,7 @@ pub(crate) fn count_allocated<E: Engine>(m: &E) -> Result<usize, StateError> {
     for w in 0..m.word_count() {
         let want = valid(m, w);
         let r = m.read(w, want);
-        if r.bad & want != 0 {
+        if r.bad & want != E::Word::ZERO {
             return Err(uncorrectable(m, w, r.bad, r.bad & want));
         }
         n += (r.allocated & want).count_ones() as usize;
@@ -545,7 +565,7 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
         }
         report.words += 1;
         let bad = m.scrub_word(w, &mut report);
-        if bad != 0 {
+        if bad != E::Word::ZERO {
             #[cfg(feature = "alloc")]
             push_runs(
                 &mut report.bad_pages,
@@ -571,8 +591,8 @@ pub(crate) fn scrub<E: Engine>(m: &E) -> ScrubReport {
 /// Appends the runs of set bits of `bad` (page mask at `base`) to `out`,
 /// merging with the last range when contiguous.
 #[cfg(feature = "alloc")]
-pub(crate) fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: u64) {
-    while bad != 0 {
+pub(crate) fn push_runs<W: Word>(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut bad: W) {
+    while bad != W::ZERO {
         let lo = bad.trailing_zeros() as usize;
         let run = (!(bad >> lo)).trailing_zeros() as usize;
         let (s, e) = (base + lo, base + lo + run);
@@ -580,7 +600,7 @@ pub(crate) fn push_runs(out: &mut Vec<core::ops::Range<usize>>, base: usize, mut
             Some(last) if last.end == s => last.end = e,
             _ => out.push(s..e),
         }
-        bad &= !span(lo, lo + run);
+        bad &= !span::<W>(lo, lo + run);
     }
 }
 
@@ -598,31 +618,29 @@ fn merge_runs(runs: &mut Vec<core::ops::Range<usize>>) {
     *runs = out;
 }
 
-/// A verified copy of the state. The words are packed into a `Vec<u64>`
+/// A verified copy of the state. The pages are packed into a `Vec<usize>`
 /// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
 /// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
 /// zero-sized references, which Miri's Stacked Borrows model reports as
-/// undefined behaviour; these two do not (tests/miri.rs checks it).
+/// undefined behaviour; these two do not (tests/miri.rs checks it). The
+/// store is `usize`, which bitvec supports on every target.
 #[cfg(feature = "alloc")]
-pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<u64>, StateError> {
-    let mut words = alloc::vec![0u64; m.page_count().div_ceil(64)];
+pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, StateError> {
+    const B: usize = usize::BITS as usize;
+    let mut words = alloc::vec![0usize; m.page_count().div_ceil(B)];
     for w in 0..m.word_count() {
         let want = valid(m, w);
         let r = m.read(w, want);
-        if r.bad & want != 0 {
+        if r.bad & want != E::Word::ZERO {
             return Err(uncorrectable(m, w, r.bad, r.bad & want));
         }
-        // Pages `base..base + PAGES_PER_WORD` land on bit `base % 64` of
-        // word `base / 64` and on, into the next word if they cross it.
-        // Bits of `a` are valid pages only, so a nonzero part is in range.
-        let a = r.allocated & want;
+        // Bits of `a` are valid pages only, so every page is in range.
+        let mut a = r.allocated & want;
         let base = w * E::PAGES_PER_WORD;
-        let (i, off) = (base / 64, base % 64);
-        if a << off != 0 {
-            words[i] |= a << off;
-        }
-        if off != 0 && a >> (64 - off) != 0 {
-            words[i + 1] |= a >> (64 - off);
+        while a != E::Word::ZERO {
+            let p = base + a.trailing_zeros() as usize;
+            words[p / B] |= 1 << (p % B);
+            a &= a.wrapping_sub(E::Word::bit(0));
         }
     }
     let mut v = bitvec::vec::BitVec::from_vec(words);
@@ -634,11 +652,105 @@ pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
     m.counters().snapshot()
 }
 
-pub(crate) fn cell<E: Engine>(m: &E, i: usize) -> Result<&AtomicU64, StateError> {
-    m.storage_cell(i).ok_or(StateError::StorageOutOfRange {
-        index: i,
-        len: m.storage_len(),
+/// Bits of one storage cell.
+const fn cell_bits<E: Engine>() -> usize {
+    <E::Word as Word>::BITS as usize
+}
+
+/// [`FaultInjection::storage_words`](crate::FaultInjection::storage_words):
+/// the 64-bit storage words the cells span, a trailing half word counted
+/// whole.
+pub(crate) fn storage_words<E: Engine>(m: &E) -> usize {
+    storage_bits(m).div_ceil(64)
+}
+
+/// [`FaultInjection::storage_bits`](crate::FaultInjection::storage_bits):
+/// the bits of every cell (saturating: storage that exists in memory
+/// cannot reach it, even with 32-bit `usize`).
+pub(crate) fn storage_bits<E: Engine>(m: &E) -> usize {
+    m.storage_len().saturating_mul(cell_bits::<E>())
+}
+
+/// The cells that hold storage bits `64 * i .. 64 * i + 64` (`i` below
+/// [`storage_words`]), each with the offset of its part within the cell
+/// and within the storage word: two `u32` cells, one `u64` cell, or half of
+/// a `u128` cell.
+fn storage_parts<E: Engine>(
+    m: &E,
+    i: usize,
+) -> impl Iterator<Item = (&<E::Word as Word>::Atomic, usize, usize)> {
+    let bits = cell_bits::<E>();
+    let b0 = i * 64;
+    (b0 / bits..=(b0 + 63) / bits).filter_map(move |c| {
+        let start = b0.max(c * bits);
+        m.storage_cell(c)
+            .map(|cell| (cell, start - c * bits, start - b0))
     })
+}
+
+fn check_storage_word<E: Engine>(m: &E, i: usize) -> Result<(), StateError> {
+    let len = storage_words(m);
+    if i >= len {
+        return Err(StateError::StorageOutOfRange { index: i, len });
+    }
+    Ok(())
+}
+
+/// [`FaultInjection::storage_word`](crate::FaultInjection::storage_word):
+/// one atomic load per cell; a trailing half word reads as 0.
+pub(crate) fn storage_word<E: Engine>(m: &E, i: usize) -> Result<u64, StateError> {
+    use crate::primitive::Ordering;
+    check_storage_word(m, i)?;
+    let mut v = 0u64;
+    for (cell, in_cell, in_word) in storage_parts(m, i) {
+        v |= (cell.load(Ordering::Acquire) >> in_cell).low_u64() << in_word;
+    }
+    Ok(v)
+}
+
+/// [`FaultInjection::write_storage_word`](crate::FaultInjection::write_storage_word):
+/// one atomic store per cell the word covers whole; a cell it covers in
+/// part (half a 128-bit cell) keeps its other bits, by compare-and-swap.
+/// The bits of `value` past the last cell are ignored.
+pub(crate) fn write_storage_word<E: Engine>(m: &E, i: usize, value: u64) -> Result<(), StateError> {
+    use crate::primitive::Ordering;
+    check_storage_word(m, i)?;
+    let bits = cell_bits::<E>();
+    for (cell, in_cell, in_word) in storage_parts(m, i) {
+        let covered = (64 - in_word).min(bits - in_cell);
+        let part = E::Word::from_u64(value >> in_word) & E::Word::low(covered);
+        if covered == bits {
+            cell.store(part, Ordering::Release);
+        } else {
+            let keep = !(E::Word::low(covered) << in_cell);
+            let mut cur = cell.load(Ordering::Acquire);
+            while let Err(now) = cell.compare_exchange_weak(
+                cur,
+                (cur & keep) | part << in_cell,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                cur = now;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`FaultInjection::flip_storage_bit`](crate::FaultInjection::flip_storage_bit):
+/// one atomic XOR; a bit of the missing half of a trailing half word is
+/// ignored, as a write to it is.
+pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), StateError> {
+    let bits = cell_bits::<E>();
+    let Some(c) = m.storage_cell(bit / bits) else {
+        let len = storage_words(m).saturating_mul(64);
+        if bit < len {
+            return Ok(());
+        }
+        return Err(StateError::StorageOutOfRange { index: bit, len });
+    };
+    c.fetch_xor(E::Word::bit(bit % bits), crate::primitive::Ordering::AcqRel);
+    Ok(())
 }
 
 /// Implements [`PageState`](crate::PageState) and
@@ -697,30 +809,26 @@ macro_rules! page_state {
                 $crate::engine::Engine::storage_bytes(self)
             }
             #[cfg(feature = "alloc")]
-            fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, $crate::StateError> {
+            fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, $crate::StateError> {
                 $crate::engine::snapshot(self)
             }
         }
 
         impl<$($gen: $bound),*> $crate::FaultInjection for $ty {
             fn storage_words(&self) -> usize {
-                $crate::engine::Engine::storage_len(self)
+                $crate::engine::storage_words(self)
+            }
+            fn storage_bits(&self) -> usize {
+                $crate::engine::storage_bits(self)
             }
             fn storage_word(&self, i: usize) -> u64 {
-                $crate::engine::cell(self, i)
-                    .expect("storage word index out of range")
-                    .load($crate::primitive::Ordering::Acquire)
+                $crate::engine::storage_word(self, i).expect("storage word index out of range")
             }
             fn flip_storage_bit(&self, bit: usize) -> Result<(), $crate::StateError> {
-                let len = $crate::FaultInjection::storage_bits(self);
-                let c = $crate::engine::cell(self, bit / 64)
-                    .map_err(|_| $crate::StateError::StorageOutOfRange { index: bit, len })?;
-                c.fetch_xor(1 << (bit % 64), $crate::primitive::Ordering::AcqRel);
-                Ok(())
+                $crate::engine::flip_storage_bit(self, bit)
             }
             fn write_storage_word(&self, i: usize, value: u64) -> Result<(), $crate::StateError> {
-                $crate::engine::cell(self, i)?.store(value, $crate::primitive::Ordering::Release);
-                Ok(())
+                $crate::engine::write_storage_word(self, i, value)
             }
         }
     };

@@ -11,15 +11,23 @@
 //! | [`EccBitmap<Secded64>`](EccBitmap) (other codes: see [`EccBitmap`]; also [`KeyedEccBitmap`]) | 1.123 bits | corrected in place (Hamming (7,4): bit 63 is unused, a flip there changes nothing) | `tests/faults.rs::ecc_every_single_flip_is_corrected` |
 //! | [`StripedBitmap`] | 1.140 bits | corrected in place (checked against its group unless the group is stale) | `tests/faults.rs::ecc_every_single_flip_is_corrected::striped` |
 //!
-//! [`PageMap`] is `EccBitmap<Secded64>`, or `DualBitmap` with the
-//! `dual-bitmap` feature; every type stays available for side-by-side use.
+//! [`PageMap`] is `EccBitmap<Secded64>` (`EccBitmap<Secded32>` on targets
+//! without 64-bit atomics), or `DualBitmap` with the `dual-bitmap` feature;
+//! every type stays available for side-by-side use.
+//!
+//! Storage words: an ECC map's word is its code's ([`WordCode`]: `u32` for
+//! `Secded32`, `u64` for the 64-bit codes); the plain and dual bitmaps use
+//! the target's [`NativeWord`]. On targets without 64-bit atomics
+//! (Cortex-M, RV32IMAC) the 64-bit maps, [`StripedBitmap`] and `AtomicU64`
+//! are left out (docs/design.md, "Storage words").
 //!
 //! Features: `std` (default, implies `alloc`), `alloc` (maps that allocate
 //! their own storage, scrub reports with page ranges, snapshots),
 //! `panic-on-fault` (panic on a double alloc/free or an uncorrectable word
 //! instead of returning the error, the baseline's fail-deterministically
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
-//! caller-provided `&'static mut [AtomicU64]` storage with `from_static`.
+//! caller-provided `&'static mut` storage with `from_static` (of
+//! [`PageMapStorage`] for a `PageMap`).
 //!
 //! [`FrameAllocator`] is a lock-free frame allocator on any of them. With
 //! the `x86_64` feature, `PhysFrameAllocator` puts it behind the `x86_64`
@@ -48,7 +56,9 @@ mod plain;
 mod primitive;
 mod state;
 mod storage;
+#[cfg(target_has_atomic = "64")]
 mod striped;
+mod word;
 #[cfg(feature = "x86_64")]
 mod x86_frames;
 
@@ -69,30 +79,61 @@ pub type KeyedEccBitmap<C> = EccBitmap<C, AddressKeyed>;
 pub use eccmap_codes as codes;
 pub use error::StateError;
 pub use frame::{FrameAllocator, Policy};
-pub use plain::PlainBitmap;
+pub use plain::{NativeStorage, PlainBitmap};
 pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
+/// Not on targets without 64-bit atomics: its parity words need them.
+#[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};
+pub use word::{AtomicWord, NativeWord, Word, WordCode};
 #[cfg(feature = "x86_64")]
 pub use x86_frames::{PhysFrameAllocator, PhysFrameStats, PhysFramesError};
 
-/// The atomic word type that caller-provided storage is made of
-/// (`core`'s, or loom's under `--cfg loom`).
-#[cfg(not(loom))]
-pub use core::sync::atomic::AtomicU64;
-/// The atomic word type that caller-provided storage is made of
-/// (`core`'s, or loom's under `--cfg loom`).
-#[cfg(loom)]
-pub use loom::sync::atomic::AtomicU64;
+/// The 32-bit atomic that caller-provided storage of 32-bit maps is made
+/// of (`core`'s, or loom's under `--cfg loom`).
+pub use primitive::AtomicU32;
+/// The 64-bit atomic that caller-provided storage of 64-bit maps is made
+/// of (`core`'s, or loom's under `--cfg loom`). Not on targets without
+/// 64-bit atomics.
+#[cfg(target_has_atomic = "64")]
+pub use primitive::AtomicU64;
 
 /// The map this build recommends: [`EccBitmap<Secded64>`](EccBitmap)
 /// (corrects single-bit faults at 1.123 bits per page).
-#[cfg(not(feature = "dual-bitmap"))]
+#[cfg(all(not(feature = "dual-bitmap"), target_has_atomic = "64"))]
 pub type PageMap = EccBitmap<eccmap_codes::Secded64>;
+
+/// The map this build recommends: on a target without 64-bit atomics,
+/// [`EccBitmap<Secded32>`](EccBitmap), one (32,26) codeword per
+/// `AtomicU32` (corrects single-bit faults at 1.231 bits per page).
+#[cfg(all(not(feature = "dual-bitmap"), not(target_has_atomic = "64")))]
+pub type PageMap = EccBitmap<eccmap_codes::Secded32>;
 
 /// The map this build recommends: with the `dual-bitmap` feature, the
 /// baseline [`DualBitmap`] (detects single-bit faults at 2 bits per page).
 #[cfg(feature = "dual-bitmap")]
 pub type PageMap = DualBitmap;
+
+/// The atomic cell [`PageMap`]'s storage is made of, whatever the target
+/// and features (`AtomicU64` for `EccBitmap<Secded64>`, `AtomicU32` for
+/// `EccBitmap<Secded32>`, [`NativeStorage`] for `DualBitmap`): declare
+/// storage for `PageMap::from_static` with it and the same code builds
+/// everywhere.
+#[cfg(all(not(feature = "dual-bitmap"), target_has_atomic = "64"))]
+pub type PageMapStorage = AtomicU64;
+/// The atomic cell [`PageMap`]'s storage is made of, whatever the target
+/// and features (`AtomicU64` for `EccBitmap<Secded64>`, `AtomicU32` for
+/// `EccBitmap<Secded32>`, [`NativeStorage`] for `DualBitmap`): declare
+/// storage for `PageMap::from_static` with it and the same code builds
+/// everywhere.
+#[cfg(all(not(feature = "dual-bitmap"), not(target_has_atomic = "64")))]
+pub type PageMapStorage = AtomicU32;
+/// The atomic cell [`PageMap`]'s storage is made of, whatever the target
+/// and features (`AtomicU64` for `EccBitmap<Secded64>`, `AtomicU32` for
+/// `EccBitmap<Secded32>`, [`NativeStorage`] for `DualBitmap`): declare
+/// storage for `PageMap::from_static` with it and the same code builds
+/// everywhere.
+#[cfg(feature = "dual-bitmap")]
+pub type PageMapStorage = NativeStorage;
 
 /// The README's code examples, compiled and run as doctests so that they
 /// stay true.

@@ -1,12 +1,20 @@
 //! The unprotected bitmap: the zero-cost floor and the control.
 
 use crate::engine::{clash, Conflict, Engine, WordRead};
-use crate::primitive::{AtomicU64, Ordering};
+use crate::primitive::Ordering;
 use crate::state::ScrubReport;
 use crate::storage::{Counters, Words};
+use crate::word::{AtomicWord, NativeWord, Word};
 use crate::StateError;
 
-/// One bit per page (1 = allocated) in `AtomicU64` words, no protection.
+/// The atomic cell of the plain and dual bitmaps' storage:
+/// [`NativeWord`]'s (`AtomicU64` on 64-bit targets, `AtomicU32` on 32-bit
+/// ones).
+pub type NativeStorage = <NativeWord as Word>::Atomic;
+
+/// One bit per page (1 = allocated) in words of the target's native width
+/// ([`NativeWord`]: 64 bits on 64-bit targets, 32 otherwise, as the
+/// baseline's `unsigned long`), no protection.
 ///
 /// Every fault in its storage is silent: a flipped bit is a wrong answer.
 /// It is here as the floor every protected scheme is measured against, in
@@ -14,14 +22,14 @@ use crate::StateError;
 /// campaign. Its scrub checks nothing.
 pub struct PlainBitmap {
     pages: usize,
-    words: Words,
+    words: Words<NativeWord>,
     counters: Counters,
 }
 
 impl PlainBitmap {
     /// Storage words needed for `pages` pages.
     pub const fn words_for(pages: usize) -> usize {
-        pages.div_ceil(64)
+        pages.div_ceil(NativeWord::BITS as usize)
     }
 
     /// A map of `pages` free pages in its own allocation.
@@ -42,14 +50,14 @@ impl PlainBitmap {
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)):
     ///
     /// ```compile_fail,E0499
-    /// use eccmap::{AtomicU64, PlainBitmap};
-    /// let storage: &'static mut [AtomicU64] = Box::leak(Box::new([const { AtomicU64::new(0) }; 2]));
+    /// use eccmap::{NativeStorage, PlainBitmap};
+    /// let storage: &'static mut [NativeStorage] = Box::leak(Box::new([const { NativeStorage::new(0) }; 4]));
     /// let a = PlainBitmap::from_static(storage, 128)?;
     /// let b = PlainBitmap::from_static(storage, 128)?;
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
     pub fn from_static(
-        storage: &'static mut [AtomicU64],
+        storage: &'static mut [NativeStorage],
         pages: usize,
     ) -> Result<PlainBitmap, StateError> {
         let words = Words::borrowed(storage, Self::words_for(pages), |_| 0)?;
@@ -65,11 +73,15 @@ impl PlainBitmap {
 /// compare-and-swap, provided none is already in the target state;
 /// otherwise changes nothing. Returns the previous value.
 #[inline]
-pub(crate) fn test_and_update(cell: &AtomicU64, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+pub(crate) fn test_and_update<W: Word>(
+    cell: &W::Atomic,
+    mask: W,
+    alloc: bool,
+) -> Result<W, Conflict<W>> {
     let mut old = cell.load(Ordering::Acquire);
     loop {
         let clash = clash(old, mask, alloc);
-        if clash != 0 {
+        if clash != W::ZERO {
             return Err(Conflict::State(clash));
         }
         match cell.compare_exchange_weak(old, old ^ mask, Ordering::AcqRel, Ordering::Acquire) {
@@ -80,7 +92,8 @@ pub(crate) fn test_and_update(cell: &AtomicU64, mask: u64, alloc: bool) -> Resul
 }
 
 impl Engine for PlainBitmap {
-    const PAGES_PER_WORD: usize = 64;
+    type Word = NativeWord;
+    const PAGES_PER_WORD: usize = NativeWord::BITS as usize;
     fn page_count(&self) -> usize {
         self.pages
     }
@@ -91,18 +104,23 @@ impl Engine for PlainBitmap {
         &self.counters
     }
     #[inline]
-    fn read(&self, w: usize, _want: u64) -> WordRead {
+    fn read(&self, w: usize, _want: NativeWord) -> WordRead<NativeWord> {
         WordRead {
             allocated: self.words[w].load(Ordering::Acquire),
             bad: 0,
         }
     }
     #[inline]
-    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+    fn update(&self, w: usize, mask: NativeWord, alloc: bool) -> Result<(), Conflict<NativeWord>> {
         test_and_update(&self.words[w], mask, alloc).map(|_| ())
     }
     #[inline]
-    fn check_update(&self, w: usize, mask: u64, alloc: bool) -> Result<u64, Conflict> {
+    fn check_update(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        alloc: bool,
+    ) -> Result<NativeWord, Conflict<NativeWord>> {
         let old = self.words[w].load(Ordering::Acquire);
         match clash(old, mask, alloc) {
             0 => Ok(old),
@@ -110,20 +128,26 @@ impl Engine for PlainBitmap {
         }
     }
     #[inline]
-    fn update_checked(&self, w: usize, mask: u64, alloc: bool, token: u64) -> Result<(), Conflict> {
+    fn update_checked(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        alloc: bool,
+        token: NativeWord,
+    ) -> Result<(), Conflict<NativeWord>> {
         let cell = &self.words[w];
         match cell.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => Ok(()),
             Err(_) => self.update(w, mask, alloc),
         }
     }
-    fn scrub_word(&self, _w: usize, _report: &mut ScrubReport) -> u64 {
+    fn scrub_word(&self, _w: usize, _report: &mut ScrubReport) -> NativeWord {
         0
     }
     fn storage_bytes(&self) -> usize {
-        self.words.len() * 8
+        self.words.len() * core::mem::size_of::<NativeWord>()
     }
-    fn storage_cell(&self, i: usize) -> Option<&AtomicU64> {
+    fn storage_cell(&self, i: usize) -> Option<&NativeStorage> {
         self.words.get(i)
     }
     fn storage_len(&self) -> usize {

@@ -91,22 +91,37 @@ pub trait PageState: Send + Sync {
     /// included).
     fn storage_bytes(&self) -> usize;
     /// A verified copy of the whole state, bit `p` set when page `p` is
-    /// allocated. (Building it is clean under Miri's default model; bitvec
-    /// 1.1's own per-bit accessors, such as indexing the result, are still
-    /// flagged there by a known upstream issue: under Miri, read it
-    /// through `as_raw_slice`.)
+    /// allocated. Its store is `usize`, which bitvec supports on every
+    /// target (its `u64` store exists only where pointers are 64 bits).
+    /// Building it is clean under Miri's default model; bitvec 1.1's own
+    /// per-bit accessors, such as indexing the result, are still flagged
+    /// there by a known upstream issue: under Miri, read it through
+    /// `as_raw_slice`.
     #[cfg(feature = "alloc")]
-    fn snapshot(&self) -> Result<bitvec::vec::BitVec<u64>, StateError>;
+    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError>;
 }
 
 /// Raw access to a map's stored bits, behind its encoder's back: for tests
 /// and for users' own safety validation.
 ///
-/// Storage bit `i` is bit `i % 64` of storage word `i / 64`. The storage words
-/// cover every stored bit: data, check bits, padding, and for the
+/// Storage bit `i` is bit `i % 64` of storage word `i / 64`, whatever the
+/// width of the map's own words (its cells): the storage words are the
+/// cells in memory order, so for a map of `u32` cells storage word `j` is
+/// cell `2j` in its low half and cell `2j + 1` in its high half (and a
+/// 128-bit cell would be two storage words, low half first). The storage
+/// words cover every stored bit: data, check bits, padding, and for the
 /// [`DualBitmap`](crate::DualBitmap) the primary's words followed by the
-/// secondary's. Every access is atomic, so it is safe while other threads
-/// use the map.
+/// secondary's.
+///
+/// A map of an odd number of `u32` cells ends in half a storage word: its
+/// high half does not exist, reads as 0, and a write or a flip of its bits
+/// is ignored; [`storage_bits`](Self::storage_bits) counts only the bits
+/// that exist. Past the last storage word, a flip or write is refused
+/// (`StorageOutOfRange`, with `len` the storage words' bits for a flip).
+///
+/// Every access to a cell is atomic, so it is safe while other threads use
+/// the map; a storage word of two `u32` cells is read or written as two
+/// atomic accesses, one per cell, not atomic together.
 ///
 /// ```
 /// use eccmap::{EccBitmap, FaultInjection, PageState};
@@ -118,9 +133,10 @@ pub trait PageState: Send + Sync {
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
 pub trait FaultInjection {
-    /// Number of 64-bit storage words.
+    /// Number of 64-bit storage words (a trailing half word counted).
     fn storage_words(&self) -> usize;
-    /// Number of stored bits: `storage_words() * 64`.
+    /// Number of stored bits: `storage_words() * 64`, less the missing
+    /// half of a trailing half word.
     fn storage_bits(&self) -> usize {
         self.storage_words() * 64
     }
@@ -129,9 +145,10 @@ pub trait FaultInjection {
     /// # Panics
     /// If `i >= storage_words()`.
     fn storage_word(&self, i: usize) -> u64;
-    /// Flips storage bit `bit` atomically.
+    /// Flips storage bit `bit` atomically (see above for the missing half
+    /// of a trailing half word).
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
-    /// Overwrites storage word `i` atomically.
+    /// Overwrites storage word `i`: atomically per cell (see above).
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
 }
 

@@ -139,7 +139,7 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// ```
 pub struct StripedBitmap {
     data: Data,
-    parity: Words,
+    parity: Words<u64>,
     group_of: FastMod,
 }
 
@@ -225,8 +225,8 @@ impl StripedBitmap {
     ) -> Result<Self, StateError> {
         let groups = Self::parity_words_for(pages);
         // Both sizes first: a failed constructor writes nothing.
-        Words::fits(data, Self::words_for(pages))?;
-        Words::fits(parity, groups)?;
+        Words::<u64>::fits(data, Self::words_for(pages))?;
+        Words::<u64>::fits(parity, groups)?;
         Ok(StripedBitmap {
             data: Data::from_static(data, pages)?,
             parity: Words::borrowed(parity, groups, |_| 0)?,
@@ -550,7 +550,13 @@ impl StripedBitmap {
     /// `KeyedEccBitmap`'s (a single-bit error repaired in the same
     /// compare-and-swap), announced and retired like any update.
     #[cold]
-    fn update_in_word(&self, g: usize, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+    fn update_in_word(
+        &self,
+        g: usize,
+        w: usize,
+        mask: u64,
+        alloc: bool,
+    ) -> Result<(), Conflict<u64>> {
         let held = self.announce(g);
         let done = self.data.update(w, mask, alloc);
         if held {
@@ -568,7 +574,7 @@ impl StripedBitmap {
         mask: u64,
         delta: u64,
         alloc: bool,
-    ) -> Option<Result<(), Conflict>> {
+    ) -> Option<Result<(), Conflict<u64>>> {
         let cell = self.data.cell(w);
         let key = Data::key(w);
         let mut cur = cell.load(Ordering::Acquire);
@@ -591,6 +597,7 @@ impl StripedBitmap {
 }
 
 impl Engine for StripedBitmap {
+    type Word = u64;
     const PAGES_PER_WORD: usize = Data::PAGES_PER_WORD;
     fn page_count(&self) -> usize {
         self.data.page_count()
@@ -601,7 +608,7 @@ impl Engine for StripedBitmap {
     fn counters(&self) -> &Counters {
         self.data.counters()
     }
-    fn read(&self, w: usize, want: u64) -> WordRead {
+    fn read(&self, w: usize, want: u64) -> WordRead<u64> {
         let all = low(Self::PAGES_PER_WORD);
         for _ in 0..REPAIR_ROUNDS {
             let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
@@ -632,7 +639,7 @@ impl Engine for StripedBitmap {
             bad: all,
         }
     }
-    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict> {
+    fn update(&self, w: usize, mask: u64, alloc: bool) -> Result<(), Conflict<u64>> {
         let g = self.group_of.of(w);
         let all = low(Self::PAGES_PER_WORD);
         let delta = Data::delta(mask);

@@ -348,13 +348,16 @@ fn word_edges<M: TestMap>() {
     assert_matches(&map, &model, M::NAME);
 }
 
-/// 100 pages is a multiple of no map's pages per word (64, 57, 52, 32, 36,
+/// 100 pages is a multiple of no map's pages per word (64, 57, 26, 32, 36,
 /// 56): the last word is partial, and the pages past 100 never exist.
 fn page_count_not_a_multiple_of_the_word<M: TestMap>() {
     let pages = 100;
     assert_ne!(pages % M::PAGES_PER_WORD, 0);
     let map = M::with_pages(pages);
-    assert_eq!(map.storage_words(), M::storage_words_for(pages));
+    assert_eq!(
+        map.storage_bits(),
+        M::storage_words_for(pages) * M::CELL_BITS
+    );
     // Fill everything: count and find_free ignore the padding pages.
     map.alloc_range(0, pages).unwrap();
     assert_eq!(map.count_allocated(), Ok(pages));
@@ -625,10 +628,16 @@ fn storage_accounting<M: TestMap>() {
             Protection::Detects => 2,
             _ => 1,
         };
-        assert_eq!(map.state_words(), copies * M::words_for(pages));
-        assert_eq!(map.storage_words(), M::storage_words_for(pages));
-        assert_eq!(map.storage_bytes(), map.storage_words() * 8);
-        assert_eq!(map.storage_bits(), map.storage_words() * 64);
+        // In 64-bit storage words, the trailing half of a map of an odd
+        // number of `u32` cells counted whole.
+        let bits = |cells: usize| cells * M::CELL_BITS;
+        assert_eq!(
+            map.state_words(),
+            bits(copies * M::words_for(pages)).div_ceil(64)
+        );
+        assert_eq!(map.storage_bits(), bits(M::storage_words_for(pages)));
+        assert_eq!(map.storage_words(), map.storage_bits().div_ceil(64));
+        assert_eq!(map.storage_bytes(), map.storage_bits() / 8);
     }
 }
 
@@ -971,21 +980,23 @@ for_each_map!(
 /// that is too small is refused as well.
 #[test]
 fn dual_from_static_checks_both_bitmaps() {
-    use eccmap::DualBitmap;
-    let e = DualBitmap::from_static(leak_words(2, 0), leak_words(1, 0), 100).err();
+    use eccmap::{DualBitmap, NativeWord};
+    let n = DualBitmap::words_for(100);
+    let cells = |n| common::leak_cells::<NativeWord>(n, 0);
+    let e = DualBitmap::from_static(cells(n), cells(n - 1), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
-            needed: 2,
-            given: 1
+            needed: n,
+            given: n - 1
         })
     );
-    let e = DualBitmap::from_static(leak_words(1, 0), leak_words(2, 0), 100).err();
+    let e = DualBitmap::from_static(cells(n - 1), cells(n), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
-            needed: 2,
-            given: 1
+            needed: n,
+            given: n - 1
         })
     );
 }
@@ -1018,14 +1029,21 @@ fn striped_from_static_checks_both_allocations() {
     );
 }
 
-/// Each map's pages per word, as documented (64, 57, 52, 32, 36, 56, 57, 57).
+/// Each map's pages per word, as documented (64, 57, 26, 32, 36, 56, 57, 57).
 #[test]
 fn pages_per_word_as_documented() {
     use eccmap::{DualBitmap, PlainBitmap};
-    assert_eq!(<PlainBitmap as TestMap>::PAGES_PER_WORD, 64);
-    assert_eq!(<DualBitmap as TestMap>::PAGES_PER_WORD, 64);
+    // The native word: 64 bits on 64-bit targets, 32 on 32-bit ones.
+    let native = if cfg!(target_pointer_width = "64") {
+        64
+    } else {
+        32
+    };
+    assert_eq!(<PlainBitmap as TestMap>::PAGES_PER_WORD, native);
+    assert_eq!(<DualBitmap as TestMap>::PAGES_PER_WORD, native);
     assert_eq!((Ecc64::LANES, Ecc64::PAGES_PER_WORD), (1, 57));
-    assert_eq!((Ecc32::LANES, Ecc32::PAGES_PER_WORD), (2, 52));
+    // One codeword per `AtomicU32`.
+    assert_eq!((Ecc32::LANES, Ecc32::PAGES_PER_WORD), (1, 26));
     assert_eq!((Ecc84::LANES, Ecc84::PAGES_PER_WORD), (8, 32));
     assert_eq!((Ecc74::LANES, Ecc74::PAGES_PER_WORD), (9, 36));
     assert_eq!((Ecc64b::LANES, Ecc64b::PAGES_PER_WORD), (1, 56));

@@ -5,13 +5,17 @@
 
 use eccmap::codes::{Hamming74, Hamming84, LaneCode, Secded32, Secded64, Secded64Burst};
 use eccmap::{AddressKeyed, EccBitmap, FaultInjection, Keying, PageState, StateError};
+use eccmap::{Word, WordCode};
 
 /// The promise at every index of a map of `2 * period + 3` words, for code
 /// `C`: a zeroed and an all-ones word are Uncorrectable in every codeword;
 /// every word copied onto every other index is Uncorrectable in every
 /// codeword unless the two indices are a multiple of the period apart, and
 /// then it reads as the copied word's pages. Nothing is ever "corrected".
-fn promise_holds<C: LaneCode>(period: usize) {
+/// Words are `FaultInjection`'s 64-bit storage words: for `Secded32`, two
+/// `u32` cells (keyed by cell index; the period, 31, is odd, so two storage
+/// words are a multiple of it apart exactly when their cells are).
+fn promise_holds<C: WordCode>(period: usize) {
     type Map<C> = EccBitmap<C, AddressKeyed>;
     assert_eq!(
         <AddressKeyed as Keying>::period::<C>(),
@@ -19,8 +23,10 @@ fn promise_holds<C: LaneCode>(period: usize) {
         "{}",
         C::NAME
     );
-    let ppw = Map::<C>::PAGES_PER_WORD;
-    let lanes = Map::<C>::LANES;
+    let cells = 64 / <C::Word as Word>::BITS as usize;
+    let cell_ppw = Map::<C>::PAGES_PER_WORD;
+    let ppw = cell_ppw * cells;
+    let lanes = Map::<C>::LANES * cells;
     let k = C::DATA_BITS as usize;
     let words = 2 * period + 3;
     let m = Map::<C>::with_pages(words * ppw);
@@ -35,11 +41,12 @@ fn promise_holds<C: LaneCode>(period: usize) {
     }
     assert!(m.scrub().is_clean(), "{}", C::NAME);
     let raw: Vec<u64> = (0..words).map(|w| m.storage_word(w)).collect();
-    // Every codeword of word `i` bad: the error names the whole word.
-    let all_bad = |i: usize| {
+    // Every codeword of word `i` bad: the error names the whole cell of
+    // codeword `l`.
+    let all_bad = |i: usize, l: usize| {
         Err(StateError::Uncorrectable {
-            first: i * ppw,
-            count: ppw,
+            first: (i * cells + l / Map::<C>::LANES) * cell_ppw,
+            count: cell_ppw,
         })
     };
     for i in 0..words {
@@ -48,7 +55,7 @@ fn promise_holds<C: LaneCode>(period: usize) {
             for l in 0..lanes {
                 assert_eq!(
                     m.is_allocated(page(i, l)),
-                    all_bad(i),
+                    all_bad(i, l),
                     "{}: {what} word at index {i}",
                     C::NAME
                 );
@@ -62,7 +69,7 @@ fn promise_holds<C: LaneCode>(period: usize) {
             for l in 0..lanes {
                 let got = m.is_allocated(page(i, l));
                 if i.abs_diff(j) % period != 0 {
-                    assert_eq!(got, all_bad(i), "{}: copy of {j} at {i}", C::NAME);
+                    assert_eq!(got, all_bad(i, l), "{}: copy of {j} at {i}", C::NAME);
                 } else {
                     // Same key: accepted, and it reads as word `j`'s pages.
                     let expect = (j + l) % k == (i + l) % k;

@@ -22,7 +22,7 @@
 //! exactly 1 whichever thread's repair landed.
 #![cfg(loom)]
 
-use eccmap::codes::{LaneCode, Secded32, Secded64};
+use eccmap::codes::{Hamming84, LaneCode, Secded64};
 use eccmap::{DualBitmap, EccBitmap, FaultInjection, PageState, StateError, StripedBitmap};
 use loom::sync::Arc;
 use loom::thread;
@@ -143,21 +143,24 @@ fn same_page_alloc_race_on_damaged_word() {
     });
 }
 
-/// Secded32 keeps two codewords in one word: an update of the first races a
-/// read (and repair) of the second, which holds the fault.
+/// Hamming84 keeps eight codewords in one word: an update of the first
+/// races a read (and repair) of the second, which holds the fault.
 #[test]
-fn secded32_lanes_update_races_repair_of_other_lane() {
+fn hamming84_lanes_update_races_repair_of_other_lane() {
     check(10, || {
-        let map = Arc::new(EccBitmap::<Secded32>::with_pages(52));
-        map.alloc(26 + 4).unwrap();
-        map.flip_storage_bit(32 + 4).unwrap(); // page 30's own data bit
+        let map = Arc::new(EccBitmap::<Hamming84>::with_pages(32));
+        map.alloc(4).unwrap();
+        map.flip_storage_bit(8).unwrap(); // page 4's own data bit
         let m = map.clone();
         let updater = thread::spawn(move || m.alloc(0));
         let m = map.clone();
-        let reader = thread::spawn(move || m.is_allocated(30));
+        let reader = thread::spawn(move || m.is_allocated(4));
         assert_eq!(updater.join().unwrap(), Ok(()));
         assert_eq!(reader.join().unwrap(), Ok(true));
-        let want = Secded32::encode(1) | Secded32::encode(1 << 4) << 32;
+        let want = (0..8).fold(0, |v, l| {
+            let data = if l < 2 { 1 } else { 0 };
+            v | Hamming84::encode(data) << (8 * l)
+        });
         assert_eq!(map.storage_word(0), want);
         assert_eq!(map.stats().ce_count, 1);
     });

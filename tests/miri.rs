@@ -31,11 +31,12 @@ fn pages_of<M: TestMap>() -> usize {
 
 /// The bits of a snapshot, read from its raw words (see the module docs).
 /// Bits past the end must be clear.
-fn bits(v: &BitVec<u64>) -> Vec<bool> {
+fn bits(v: &BitVec<usize>) -> Vec<bool> {
+    const B: usize = usize::BITS as usize;
     let raw = v.as_raw_slice();
-    assert_eq!(raw.len(), v.len().div_ceil(64), "snapshot words");
-    let all: Vec<bool> = (0..raw.len() * 64)
-        .map(|i| raw[i / 64] >> (i % 64) & 1 == 1)
+    assert_eq!(raw.len(), v.len().div_ceil(B), "snapshot words");
+    let all: Vec<bool> = (0..raw.len() * B)
+        .map(|i| raw[i / B] >> (i % B) & 1 == 1)
         .collect();
     assert!(
         all[v.len()..].iter().all(|&b| !b),

@@ -6,8 +6,8 @@
 
 use eccmap::codes::Secded64;
 use eccmap::{
-    AtomicU64, Claim, DualBitmap, EccBitmap, FaultInjection, FrameAllocator, PageState,
-    PlainBitmap, StateError, StripedBitmap,
+    AtomicWord, Claim, DualBitmap, EccBitmap, FaultInjection, FrameAllocator, NativeWord,
+    PageState, PlainBitmap, StateError, StripedBitmap, Word,
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -305,22 +305,31 @@ fn free_pages_never_wraps_or_exceeds_the_page_count() {
 
 /// Storage words filled with `fill`, as a `&'static mut` for a constructor
 /// and a raw pointer to read them back once the constructor has returned.
-fn storage(n: usize, fill: u64) -> (&'static mut [AtomicU64], *const AtomicU64) {
-    let raw: *mut [AtomicU64] = Box::into_raw((0..n).map(|_| AtomicU64::new(fill)).collect());
+/// (Cells of word `W`, each `fill` cut to the word.)
+fn storage<W: Word>(n: usize, fill: u64) -> (&'static mut [W::Atomic], *const W::Atomic) {
+    let raw: *mut [W::Atomic] =
+        Box::into_raw((0..n).map(|_| W::Atomic::new(W::from_u64(fill))).collect());
     // SAFETY: `raw` comes from a leaked box; the reference is the only one
     // until the constructor returns, and the test reads the words through
     // `raw` only after that.
-    (unsafe { &mut *raw }, raw as *const AtomicU64)
+    (unsafe { &mut *raw }, raw as *const W::Atomic)
 }
 
 /// The words behind `ptr`, read back after the constructor failed.
-fn words(ptr: *const AtomicU64, n: usize) -> Vec<u64> {
+fn words<W: Word>(ptr: *const W::Atomic, n: usize) -> Vec<u64> {
     // SAFETY: `ptr` points to `n` leaked words that nothing else uses now.
     let s = unsafe { std::slice::from_raw_parts(ptr, n) };
-    s.iter().map(|w| w.load(Ordering::Relaxed)).collect()
+    s.iter()
+        .map(|w| w.load(Ordering::Relaxed).low_u64())
+        .collect()
 }
 
 const FILL: u64 = 0xDEAD_BEEF_F00D_CAFE;
+
+/// `FILL` as a cell of word `W` holds it.
+fn fill<W: Word>() -> u64 {
+    W::from_u64(FILL).low_u64()
+}
 
 /// A constructor that fails on its second buffer's size must not have
 /// written its first (before the fix both two-buffer constructors did).
@@ -328,8 +337,8 @@ const FILL: u64 = 0xDEAD_BEEF_F00D_CAFE;
 fn failed_from_static_writes_nothing() {
     let pages = 1000;
     let n = DualBitmap::words_for(pages);
-    let (first, p) = storage(n, FILL);
-    let (second, _) = storage(n - 1, FILL);
+    let (first, p) = storage::<NativeWord>(n, FILL);
+    let (second, _) = storage::<NativeWord>(n - 1, FILL);
     assert_eq!(
         DualBitmap::from_static(first, second, pages).err(),
         Some(StateError::StorageTooSmall {
@@ -337,12 +346,16 @@ fn failed_from_static_writes_nothing() {
             given: n - 1
         })
     );
-    assert_eq!(words(p, n), vec![FILL; n], "DualBitmap wrote its primary");
+    assert_eq!(
+        words::<NativeWord>(p, n),
+        vec![fill::<NativeWord>(); n],
+        "DualBitmap wrote its primary"
+    );
 
     let n = StripedBitmap::words_for(pages);
     let g = StripedBitmap::parity_words_for(pages);
-    let (data, p) = storage(n, FILL);
-    let (parity, _) = storage(g - 1, FILL);
+    let (data, p) = storage::<u64>(n, FILL);
+    let (parity, _) = storage::<u64>(g - 1, FILL);
     assert_eq!(
         StripedBitmap::from_static(data, parity, pages).err(),
         Some(StateError::StorageTooSmall {
@@ -350,15 +363,22 @@ fn failed_from_static_writes_nothing() {
             given: g - 1
         })
     );
-    assert_eq!(words(p, n), vec![FILL; n], "StripedBitmap wrote its data");
+    assert_eq!(
+        words::<u64>(p, n),
+        vec![FILL; n],
+        "StripedBitmap wrote its data"
+    );
 
     // The one-buffer constructors, for completeness.
     let n = Ecc::words_for(pages);
-    let (s, p) = storage(n - 1, FILL);
+    let (s, p) = storage::<u64>(n - 1, FILL);
     assert!(Ecc::from_static(s, pages).is_err());
-    assert_eq!(words(p, n - 1), vec![FILL; n - 1]);
+    assert_eq!(words::<u64>(p, n - 1), vec![FILL; n - 1]);
     let n = PlainBitmap::words_for(pages);
-    let (s, p) = storage(n - 1, FILL);
+    let (s, p) = storage::<NativeWord>(n - 1, FILL);
     assert!(PlainBitmap::from_static(s, pages).is_err());
-    assert_eq!(words(p, n - 1), vec![FILL; n - 1]);
+    assert_eq!(
+        words::<NativeWord>(p, n - 1),
+        vec![fill::<NativeWord>(); n - 1]
+    );
 }

@@ -276,16 +276,18 @@ fn compare(map: &dyn Map, model: &[bool], log: &mut Log, injected: &AtomicBool) 
     match map.snapshot() {
         Ok(state) => {
             let got = state.as_raw_slice();
-            for (i, want) in model.chunks(64).enumerate() {
+            // The snapshot's store is `usize`.
+            const BLOCK: usize = usize::BITS as usize;
+            for (i, want) in model.chunks(BLOCK).enumerate() {
                 let bits = want
                     .iter()
                     .enumerate()
-                    .fold(0u64, |acc, (o, &a)| acc | u64::from(a) << o);
-                if got[i] & low(want.len()) == bits {
+                    .fold(0usize, |acc, (o, &a)| acc | usize::from(a) << o);
+                if got[i] as u64 & low(want.len()) == bits as u64 {
                     continue;
                 }
                 for (o, &want) in want.iter().enumerate() {
-                    let p = i * 64 + o;
+                    let p = i * BLOCK + o;
                     log.judge(
                         || format!("final snapshot, page {p}"),
                         Ok(state[p]),

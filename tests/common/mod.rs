@@ -8,10 +8,10 @@
 #![allow(dead_code)]
 
 use bitvec::vec::BitVec;
-use eccmap::codes::{Decoded, Hamming74, Hamming84, LaneCode, Secded32, Secded64};
+use eccmap::codes::{Decoded, Hamming74, Hamming84, Secded32, Secded64};
 use eccmap::{
-    AddressKeyed, AtomicU64, DualBitmap, EccBitmap, FaultInjection, PageState, PlainBitmap,
-    StateError, StripedBitmap, Unkeyed, GROUP_WORDS,
+    AddressKeyed, AtomicU64, AtomicWord, DualBitmap, EccBitmap, FaultInjection, PageState,
+    PlainBitmap, StateError, StripedBitmap, Unkeyed, Word, WordCode, GROUP_WORDS,
 };
 
 /// What a map does with a flipped stored bit.
@@ -53,16 +53,20 @@ pub(crate) enum BitRole {
 pub(crate) trait TestMap: PageState + FaultInjection + Sized + 'static {
     /// Short name for messages.
     const NAME: &'static str;
-    /// Pages held by one storage word of state.
+    /// Pages held by one storage word of state (the map's own word: a
+    /// `u32` cell for `EccBitmap<Secded32>`).
     const PAGES_PER_WORD: usize;
+    /// Bits of the map's own storage word (its cells): `FaultInjection`
+    /// shows them in 64-bit storage words, two `u32` cells to a word.
+    const CELL_BITS: usize = 64;
     /// What a single flipped bit does.
     const PROTECTION: Protection;
     /// A map of `pages` free pages in its own allocation.
     fn with_pages(pages: usize) -> Self;
-    /// The map's own `words_for`: words of state for `pages` pages (per
-    /// bitmap for the dual bitmap, data words for the striped map).
+    /// The map's own `words_for`: words (cells) of state for `pages` pages
+    /// (per bitmap for the dual bitmap, data words for the striped map).
     fn words_for(pages: usize) -> usize;
-    /// All the storage words a map of `pages` pages has, as its docs give
+    /// All the cells a map of `pages` pages has, as its docs give
     /// them (both bitmaps of the dual bitmap; the striped map's data words
     /// and one parity word per group of up to `GROUP_WORDS` of them).
     fn storage_words_for(pages: usize) -> usize;
@@ -120,23 +124,53 @@ pub(crate) trait EccMap: TestMap {
 /// Storage of `n` words that lives for the rest of the test binary, filled
 /// with `fill`.
 pub(crate) fn leak_words(n: usize, fill: u64) -> &'static mut [AtomicU64] {
-    Box::leak((0..n).map(|_| AtomicU64::new(fill)).collect::<Box<[_]>>())
+    leak_cells::<u64>(n, fill)
 }
 
-/// The words of a one-bit-per-page bitmap of `model`.
+/// Storage of `n` cells of word `W` that lives for the rest of the test
+/// binary, each filled with `fill` cut to the word.
+pub(crate) fn leak_cells<W: Word>(n: usize, fill: u64) -> &'static mut [W::Atomic] {
+    Box::leak(
+        (0..n)
+            .map(|_| W::Atomic::new(W::from_u64(fill)))
+            .collect::<Box<[_]>>(),
+    )
+}
+
+/// Bits of the plain and dual bitmaps' words (the target's native word).
+const NATIVE: usize = eccmap::NativeWord::BITS as usize;
+
+/// The native words of a one-bit-per-page bitmap of `model`, each in a
+/// `u64`.
 fn bitmap_words(model: &Model) -> Vec<u64> {
-    (0..model.len().div_ceil(64))
+    (0..model.len().div_ceil(NATIVE))
         .map(|w| {
-            (w * 64..((w + 1) * 64).min(model.len()))
+            (w * NATIVE..((w + 1) * NATIVE).min(model.len()))
                 .filter(|&p| model[p])
-                .fold(0, |v, p| v | 1 << (p % 64))
+                .fold(0, |v, p| v | 1 << (p % NATIVE))
+        })
+        .collect()
+}
+
+/// Cells of `bits` bits (each in a `u64`), in memory order, as
+/// `FaultInjection`'s 64-bit storage words: two `u32` cells to a word, the
+/// first in the low half; a trailing half word's high half is 0.
+pub(crate) fn pack(cells: &[u64], bits: usize) -> Vec<u64> {
+    let per = 64 / bits;
+    cells
+        .chunks(per)
+        .map(|c| {
+            c.iter()
+                .enumerate()
+                .fold(0, |v, (i, &x)| v | x << (i * bits))
         })
         .collect()
 }
 
 impl TestMap for PlainBitmap {
     const NAME: &'static str = "PlainBitmap";
-    const PAGES_PER_WORD: usize = 64;
+    const PAGES_PER_WORD: usize = NATIVE;
+    const CELL_BITS: usize = NATIVE;
     const PROTECTION: Protection = Protection::Silent;
     fn with_pages(pages: usize) -> Self {
         PlainBitmap::with_pages(pages)
@@ -148,7 +182,10 @@ impl TestMap for PlainBitmap {
         PlainBitmap::words_for(pages)
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
-        PlainBitmap::from_static(leak_words(given, 0xDEAD_BEEF_F00D_CAFE), pages)
+        PlainBitmap::from_static(
+            leak_cells::<eccmap::NativeWord>(given, 0xDEAD_BEEF_F00D_CAFE),
+            pages,
+        )
     }
     fn state_bit(&self, page: usize) -> usize {
         page
@@ -163,13 +200,14 @@ impl TestMap for PlainBitmap {
         true
     }
     fn expected_storage(model: &Model) -> Vec<u64> {
-        bitmap_words(model)
+        pack(&bitmap_words(model), NATIVE)
     }
 }
 
 impl TestMap for DualBitmap {
     const NAME: &'static str = "DualBitmap";
-    const PAGES_PER_WORD: usize = 64;
+    const PAGES_PER_WORD: usize = NATIVE;
+    const CELL_BITS: usize = NATIVE;
     const PROTECTION: Protection = Protection::Detects;
     fn with_pages(pages: usize) -> Self {
         DualBitmap::with_pages(pages)
@@ -182,8 +220,8 @@ impl TestMap for DualBitmap {
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
         DualBitmap::from_static(
-            leak_words(given, 0xDEAD_BEEF_F00D_CAFE),
-            leak_words(given, 0x0123_4567_89AB_CDEF),
+            leak_cells::<eccmap::NativeWord>(given, 0xDEAD_BEEF_F00D_CAFE),
+            leak_cells::<eccmap::NativeWord>(given, 0x0123_4567_89AB_CDEF),
             pages,
         )
     }
@@ -192,7 +230,7 @@ impl TestMap for DualBitmap {
     }
     fn guard_bits(&self, page: usize) -> Vec<usize> {
         // The secondary's words follow the primary's.
-        vec![self.storage_words() / 2 * 64 + page]
+        vec![DualBitmap::words_for(self.pages()) * NATIVE + page]
     }
     fn bit_role(&self, _bit: usize) -> BitRole {
         BitRole::Bitmap
@@ -203,28 +241,35 @@ impl TestMap for DualBitmap {
     fn expected_storage(model: &Model) -> Vec<u64> {
         // The primary, then its complement, whole words (tail bits too).
         let primary = bitmap_words(model);
-        let secondary: Vec<u64> = primary.iter().map(|w| !w).collect();
-        [primary, secondary].concat()
+        let mask = u64::MAX >> (64 - NATIVE);
+        let secondary: Vec<u64> = primary.iter().map(|w| !w & mask).collect();
+        pack(&[primary, secondary].concat(), NATIVE)
     }
 }
 
-/// The layout of `EccBitmap<C>`'s storage.
+/// The layout of `EccBitmap<C>`'s storage, as `FaultInjection` shows it:
+/// in 64-bit storage words (a map of `u32` cells shows two cells to a
+/// storage word, the first in the low half).
 pub(crate) struct Layout {
     /// Codeword bits.
     pub(crate) n: usize,
     /// Data bits (pages) per codeword.
     pub(crate) k: usize,
-    /// Codewords per storage word.
+    /// Codewords per 64-bit storage word.
     pub(crate) lanes: usize,
+    /// Codewords per cell (the map's own storage word).
+    pub(crate) cell_lanes: usize,
 }
 
 impl Layout {
     /// The layout of `EccBitmap<C>`.
-    pub(crate) fn of<C: LaneCode>() -> Layout {
+    pub(crate) fn of<C: WordCode>() -> Layout {
+        let cells = 64 / <C::Word as Word>::BITS as usize;
         Layout {
             n: C::CODE_BITS as usize,
             k: C::DATA_BITS as usize,
-            lanes: EccBitmap::<C>::LANES,
+            lanes: EccBitmap::<C>::LANES * cells,
+            cell_lanes: EccBitmap::<C>::LANES,
         }
     }
     /// Pages per storage word.
@@ -251,6 +296,32 @@ impl Layout {
         let first = word * self.ppw();
         first.min(pages)..(first + self.ppw()).min(pages)
     }
+    /// The pages of the cell (the map's own storage word: half a storage
+    /// word for a map of `u32` cells) that holds storage bit `bit`, clipped
+    /// to `pages`: what one access of the map reads and repairs.
+    pub(crate) fn cell_pages(&self, pages: usize, bit: usize) -> std::ops::Range<usize> {
+        let cell_bits = 64 / (self.lanes / self.cell_lanes);
+        let per_cell = self.cell_lanes * self.k;
+        let first = bit / cell_bits * per_cell;
+        first.min(pages)..(first + per_cell).min(pages)
+    }
+    /// The cells of storage word `word` that a map of `pages` pages has
+    /// (a trailing half word has one `u32` cell), and the mask of their
+    /// bits: the other bits read as 0.
+    pub(crate) fn word_cells(&self, pages: usize, word: usize) -> (usize, u64) {
+        let per_word = self.lanes / self.cell_lanes;
+        let cells = pages.div_ceil(self.cell_lanes * self.k);
+        let n = per_word.min(cells.saturating_sub(word * per_word));
+        let bits = n * 64 / per_word;
+        (
+            n,
+            if bits >= 64 {
+                u64::MAX
+            } else {
+                (1 << bits) - 1
+            },
+        )
+    }
     /// The storage bit of page `page`.
     pub(crate) fn data_bit(&self, page: usize) -> usize {
         let (w, o) = (page / self.ppw(), page % self.ppw());
@@ -269,16 +340,21 @@ impl Layout {
 /// `(word mod M)`-th nonzero even `r`-bit value (`M = 2^(r-1) - 1`), so the
 /// pattern XORed into each codeword's check bits turns the code's own coset
 /// into it. For `Secded64`: `(even(7, i % 63) ^ (COSET >> 57)) << 57`.
-pub(crate) fn address_key<C: LaneCode>(word: usize) -> u64 {
+pub(crate) fn address_key<C: WordCode>(word: usize) -> u64 {
     let l = Layout::of::<C>();
     let r = (l.n - l.k) as u32;
     let m = (1usize << (r - 1)) - 1;
-    let lane = (AddressKeyed::even(r, word % m) ^ (C::COSET >> l.k)) << l.k;
-    (0..l.lanes).fold(0, |v, i| v | lane << (i * l.n))
+    // The key is the cell's: codeword `i` of storage word `word` is in
+    // cell `(word * lanes + i) / cell_lanes`.
+    (0..l.lanes).fold(0, |v, i| {
+        let cell = (word * l.lanes + i) / l.cell_lanes;
+        let lane = (AddressKeyed::even(r, cell % m) ^ (C::COSET >> l.k)) << l.k;
+        v | lane << (i * l.n)
+    })
 }
 
 /// Whether every codeword of `raw`, keyed with `key`, decodes clean.
-fn lanes_clean<C: LaneCode>(raw: u64, key: u64) -> bool {
+fn lanes_clean<C: WordCode>(raw: u64, key: u64) -> bool {
     let l = Layout::of::<C>();
     let word = raw ^ key;
     (0..l.lanes).all(|lane| {
@@ -288,13 +364,18 @@ fn lanes_clean<C: LaneCode>(raw: u64, key: u64) -> bool {
 }
 
 /// The words of `EccBitmap<C>` holding `model`, word `w` XORed with
-/// `key(w)`: each codeword is `C::encode` of its pages.
-fn ecc_words<C: LaneCode>(model: &Model, key: fn(usize) -> u64) -> Vec<u64> {
+/// `key(w)`: each codeword is `C::encode` of its pages. A storage word's
+/// half past the map's last `u32` cell reads as 0.
+fn ecc_words<C: WordCode>(model: &Model, key: fn(usize) -> u64) -> Vec<u64> {
     let l = Layout::of::<C>();
     let pages = model.len();
+    let cells = pages.div_ceil(l.cell_lanes * l.k);
     (0..pages.div_ceil(l.ppw()))
         .map(|w| {
             let v = (0..l.lanes).fold(0, |v, lane| {
+                if (w * l.lanes + lane) / l.cell_lanes >= cells {
+                    return v;
+                }
                 let data = l
                     .lane_pages(pages, w, lane)
                     .enumerate()
@@ -308,7 +389,7 @@ fn ecc_words<C: LaneCode>(model: &Model, key: fn(usize) -> u64) -> Vec<u64> {
 }
 
 /// The role of storage bit `bit` of an `EccBitmap<C>`.
-fn ecc_bit_role<C: LaneCode>(bit: usize) -> BitRole {
+fn ecc_bit_role<C: WordCode>(bit: usize) -> BitRole {
     let l = Layout::of::<C>();
     match l.lane_of_bit(bit) {
         Some((w, lane)) => BitRole::Codeword {
@@ -323,9 +404,10 @@ fn no_key(_word: usize) -> u64 {
     0
 }
 
-impl<C: LaneCode> TestMap for EccBitmap<C, Unkeyed> {
+impl<C: WordCode> TestMap for EccBitmap<C, Unkeyed> {
     const NAME: &'static str = C::NAME;
     const PAGES_PER_WORD: usize = EccBitmap::<C>::PAGES_PER_WORD;
+    const CELL_BITS: usize = <C::Word as Word>::BITS as usize;
     const PROTECTION: Protection = Protection::Corrects;
     fn with_pages(pages: usize) -> Self {
         EccBitmap::<C>::with_pages(pages)
@@ -337,7 +419,7 @@ impl<C: LaneCode> TestMap for EccBitmap<C, Unkeyed> {
         EccBitmap::<C>::words_for(pages)
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
-        EccBitmap::<C>::from_static(leak_words(given, 0xDEAD_BEEF_F00D_CAFE), pages)
+        EccBitmap::<C>::from_static(leak_cells::<C::Word>(given, 0xDEAD_BEEF_F00D_CAFE), pages)
     }
     fn state_bit(&self, page: usize) -> usize {
         Layout::of::<C>().data_bit(page)
@@ -356,7 +438,7 @@ impl<C: LaneCode> TestMap for EccBitmap<C, Unkeyed> {
     }
 }
 
-impl<C: LaneCode> EccMap for EccBitmap<C, Unkeyed> {
+impl<C: WordCode> EccMap for EccBitmap<C, Unkeyed> {
     fn layout() -> Layout {
         Layout::of::<C>()
     }
@@ -573,7 +655,7 @@ pub(crate) type Ecc64b = EccBitmap<eccmap::codes::Secded64Burst>;
 pub(crate) type Ecc64k = eccmap::KeyedEccBitmap<Secded64>;
 
 /// The reference model: bit `p` set when page `p` is allocated.
-pub(crate) type Model = BitVec<u64>;
+pub(crate) type Model = BitVec<usize>;
 
 /// The first free page of `model` at or after `from`.
 pub(crate) fn model_find_free(model: &Model, from: usize) -> Option<usize> {
