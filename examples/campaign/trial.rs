@@ -132,6 +132,20 @@ impl Log {
                 count,
                 after_fault: injected.load(SeqCst),
             }),
+            // A range refused by a word that became unverifiable after the
+            // check, whose undo then met unverifiable pages too (workers own
+            // their pages, so no other call can have changed them): a report
+            // of both places.
+            Err(StateError::UndoConflict { refused, page, .. }) => {
+                let after_fault = injected.load(SeqCst);
+                for first in [refused, page] {
+                    self.reports.push(Report {
+                        first,
+                        count: 1,
+                        after_fault,
+                    });
+                }
+            }
             Err(StateError::DoubleAlloc { .. } | StateError::DoubleFree { .. }) | Ok(_) => {
                 self.wrong += 1;
                 if self.first_wrong.is_none() {
