@@ -11,24 +11,16 @@ use eccmap::{
 };
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use testkit::stress_time;
 
 /// `PageMap` with the default features; named so that the page layout
 /// (57 pages per word) is fixed whatever the features.
 type Ecc = EccBitmap<Secded64>;
 
-/// How long each stress test runs.
-fn stress() -> Duration {
-    let secs = std::env::var("ECCMAP_STRESS_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(2.0);
-    Duration::from_secs_f64(secs)
-}
-
 /// Runs `a` and `b` on two threads until the stress time is up.
 fn race(a: impl Fn() + Sync, b: impl Fn() + Sync) {
     let stop = AtomicBool::new(false);
-    let end = Instant::now() + stress();
+    let end = Instant::now() + stress_time();
     std::thread::scope(|s| {
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
@@ -162,7 +154,7 @@ fn failed_alloc_range_hides_no_double_free() {
 fn undo_conflict_is_reported_not_dropped() {
     let map = Ecc::with_pages(114);
     let stop = AtomicBool::new(false);
-    let end = Instant::now() + stress();
+    let end = Instant::now() + stress_time();
     // The conflict needs a narrow interleaving: run past `end` until it was
     // reported at least once (at most a minute more).
     let cap = end + Duration::from_secs(60);

@@ -22,6 +22,7 @@
 use eccmap::{FaultInjection, PageState, StateError, StripedBitmap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use testkit::stress_time;
 
 const PPW: usize = 57;
 /// 128 data words: 2 groups, group 0 the even words, group 1 the odd ones;
@@ -31,14 +32,6 @@ const PAGES: usize = WORDS * PPW;
 /// The control field's in-flight count and stale flag (docs/design.md).
 const COUNT: u64 = 0xF;
 const STALE: u64 = 1 << 4;
-
-fn stress_secs() -> Duration {
-    let secs = std::env::var("ECCMAP_STRESS_SECS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(2.0);
-    Duration::from_secs_f64(secs)
-}
 
 fn rng(seed: u64) -> impl FnMut() -> u64 {
     let mut x = seed | 1;
@@ -215,7 +208,7 @@ fn a_group_made_stale_by_contention_is_checked_in_word_not_reported() {
 /// thread `p % threads`) of a one-group map, a scrubber that asserts every
 /// scrub reports no fault, and, with `inject`, an injector that flips one
 /// stored bit of a member at a time and waits for its repair, for
-/// `stress_secs()`. Checks the final state against the owners' models,
+/// `stress_time()`. Checks the final state against the owners' models,
 /// that nothing was reported uncorrectable, and that every injected fault
 /// was repaired exactly once. Returns (scrubs, busy groups, injected).
 fn one_group_stress(threads: usize, inject: bool) -> (usize, usize, u64) {
@@ -227,7 +220,7 @@ fn one_group_stress(threads: usize, inject: bool) -> (usize, usize, u64) {
     let injected = AtomicU64::new(0);
     let scrubs = AtomicUsize::new(0);
     let busy = AtomicUsize::new(0);
-    let end = Instant::now() + stress_secs();
+    let end = Instant::now() + stress_time();
     let finals: Vec<Vec<bool>> = std::thread::scope(|s| {
         let m = &m;
         let stop = &stop;

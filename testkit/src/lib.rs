@@ -1,11 +1,14 @@
 //! What the workspace's tests, benches and examples share, as a dev-only
 //! crate (`publish = false`) so that each piece is written once: the seeded
-//! generator every one of them draws from.
+//! generator every one of them draws from, and how long stress tests run.
 //!
 //! A dev-dependency of `eccmap` and `eccmap-codes` by path only, so their
 //! published packages do not name it.
 #![no_std]
 #![deny(missing_docs)]
+// The generator needs nothing of std; the stress-time setting reads the
+// environment. Every user of this crate runs on a host.
+extern crate std;
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): one 64-bit state, full period,
 /// good enough statistics for choosing workloads and fault places. Written
@@ -58,6 +61,16 @@ impl Rng {
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// How long each stress test runs: `ECCMAP_STRESS_SECS` seconds (a
+/// decimal number), 2 by default.
+pub fn stress_time() -> std::time::Duration {
+    let secs = std::env::var("ECCMAP_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(2.0);
+    std::time::Duration::from_secs_f64(secs)
 }
 
 #[cfg(test)]
