@@ -143,14 +143,9 @@ impl Engine for DualBitmap {
     }
     #[inline]
     fn update(&self, w: usize, mask: NativeWord, alloc: bool) -> Result<(), Conflict<NativeWord>> {
-        let (p, bad) = self.check(w, mask);
-        if bad != 0 {
-            return Err(Conflict::Bad { bad, at: bad });
-        }
-        let clash = clash(p, mask, alloc);
-        if clash != 0 {
-            return Err(Conflict::State(clash));
-        }
+        // The baseline's consistency pre-check, then, if the pages are in
+        // the opposite state, the test-and-update.
+        self.check_update(w, mask, alloc)?;
         // A concurrent caller may still win the same pages: the primary's
         // test-and-update decides, and the loser leaves the secondary alone.
         test_and_update::<NativeWord>(&self.primary[w], mask, alloc)?;
