@@ -251,13 +251,12 @@ fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool)
         Conflict::Bad { bad, at } => uncorrectable(m, w, bad, at),
         Conflict::State(pages) => {
             let page = w * E::PAGES_PER_WORD + pages.trailing_zeros() as usize;
-            if alloc {
-                m.counters().double_alloc();
-                fail(StateError::DoubleAlloc { page })
+            m.counters().refused(alloc);
+            fail(if alloc {
+                StateError::DoubleAlloc { page }
             } else {
-                m.counters().double_free();
-                fail(StateError::DoubleFree { page })
-            }
+                StateError::DoubleFree { page }
+            })
         }
     }
 }
@@ -364,11 +363,7 @@ fn apply_range<E: Engine>(
                         // before this call: that call's alloc or free was
                         // accepted against this call's transient state.
                         Err(Conflict::State(p)) => {
-                            if alloc {
-                                m.counters().double_free();
-                            } else {
-                                m.counters().double_alloc();
-                            }
+                            m.counters().refused(!alloc);
                             p
                         }
                         Err(Conflict::Bad { at, .. }) => {
@@ -400,11 +395,8 @@ fn apply_range<E: Engine>(
 fn undo_conflict<E: Engine>(m: &E, r: &Refused<E::Word>, alloc: bool, claim: bool) -> StateError {
     let pages = match r.c {
         Conflict::State(p) => {
-            if claim {
-            } else if alloc {
-                m.counters().double_alloc();
-            } else {
-                m.counters().double_free();
+            if !claim {
+                m.counters().refused(alloc);
             }
             p
         }

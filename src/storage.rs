@@ -93,11 +93,15 @@ impl Counters {
             self.ue.fetch_add(n as _, Ordering::Relaxed);
         }
     }
-    pub(crate) fn double_alloc(&self) {
-        self.double_alloc.fetch_add(1, Ordering::Relaxed);
-    }
-    pub(crate) fn double_free(&self) {
-        self.double_free.fetch_add(1, Ordering::Relaxed);
+    /// Counts a refused update to `alloc`: a double allocation when
+    /// `alloc`, a double free otherwise.
+    pub(crate) fn refused(&self, alloc: bool) {
+        let c = if alloc {
+            &self.double_alloc
+        } else {
+            &self.double_free
+        };
+        c.fetch_add(1, Ordering::Relaxed);
     }
     // The counters are `u32` where 64-bit atomics do not exist.
     #[allow(clippy::useless_conversion)]
