@@ -46,7 +46,10 @@ use eccmap_codes::{Decoded, LaneCode};
 ///   of its pages fail with [`StateError::Uncorrectable`] naming its pages
 ///   (`tests/faults.rs::ecc_double_flip_in_a_codeword`).
 ///
+/// With the `fault-injection` feature (the flips):
+///
 /// ```
+/// # #[cfg(feature = "fault-injection")] {
 /// use eccmap::{EccBitmap, FaultInjection, PageState, StateError};
 /// use eccmap_codes::Secded64;
 /// let map = EccBitmap::<Secded64>::with_pages(114);
@@ -56,7 +59,8 @@ use eccmap_codes::{Decoded, LaneCode};
 /// map.flip_storage_bit(64 + 2)?;
 /// assert_eq!(map.is_allocated(60), Err(StateError::Uncorrectable { first: 57, count: 57 }));
 /// assert_eq!(map.is_allocated(0), Ok(false)); // the first word is fine
-/// # Ok::<(), StateError>(())
+/// # }
+/// # Ok::<(), eccmap::StateError>(())
 /// ```
 pub struct EccBitmap<C: WordCode, K: Keying = Unkeyed> {
     pages: usize,

@@ -8,7 +8,9 @@
 use crate::error::StateError;
 use crate::state::{Claim, FaultStats, ScrubReport};
 use crate::storage::Counters;
-use crate::word::{AtomicWord, Word};
+#[cfg(feature = "fault-injection")]
+use crate::word::AtomicWord;
+use crate::word::Word;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
@@ -94,8 +96,11 @@ pub(crate) trait Engine: Sync {
     /// Bytes of storage.
     fn storage_bytes(&self) -> usize;
     /// Raw storage cell `i` (data words first, then any second allocation).
+    /// Only fault injection reads the raw cells.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fn storage_cell(&self, i: usize) -> Option<&<Self::Word as Word>::Atomic>;
     /// Number of raw storage cells.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fn storage_len(&self) -> usize;
 }
 
@@ -645,6 +650,7 @@ pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
 }
 
 /// Bits of one storage cell.
+#[cfg(feature = "fault-injection")]
 const fn cell_bits<E: Engine>() -> usize {
     <E::Word as Word>::BITS as usize
 }
@@ -652,6 +658,7 @@ const fn cell_bits<E: Engine>() -> usize {
 /// [`FaultInjection::storage_words`](crate::FaultInjection::storage_words):
 /// the 64-bit storage words the cells span, a trailing half word counted
 /// whole.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_words<E: Engine>(m: &E) -> usize {
     storage_bits(m).div_ceil(64)
 }
@@ -659,6 +666,7 @@ pub(crate) fn storage_words<E: Engine>(m: &E) -> usize {
 /// [`FaultInjection::storage_bits`](crate::FaultInjection::storage_bits):
 /// the bits of every cell (saturating: storage that exists in memory
 /// cannot reach it, even with 32-bit `usize`).
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_bits<E: Engine>(m: &E) -> usize {
     m.storage_len().saturating_mul(cell_bits::<E>())
 }
@@ -667,6 +675,7 @@ pub(crate) fn storage_bits<E: Engine>(m: &E) -> usize {
 /// [`storage_words`]), each with the offset of its part within the cell
 /// and within the storage word: two `u32` cells, one `u64` cell, or half of
 /// a `u128` cell.
+#[cfg(feature = "fault-injection")]
 fn storage_parts<E: Engine>(
     m: &E,
     i: usize,
@@ -680,6 +689,7 @@ fn storage_parts<E: Engine>(
     })
 }
 
+#[cfg(feature = "fault-injection")]
 fn check_storage_word<E: Engine>(m: &E, i: usize) -> Result<(), StateError> {
     let len = storage_words(m);
     if i >= len {
@@ -690,6 +700,7 @@ fn check_storage_word<E: Engine>(m: &E, i: usize) -> Result<(), StateError> {
 
 /// [`FaultInjection::storage_word`](crate::FaultInjection::storage_word):
 /// one atomic load per cell; a trailing half word reads as 0.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_word<E: Engine>(m: &E, i: usize) -> Result<u64, StateError> {
     use crate::primitive::Ordering;
     check_storage_word(m, i)?;
@@ -704,6 +715,7 @@ pub(crate) fn storage_word<E: Engine>(m: &E, i: usize) -> Result<u64, StateError
 /// one atomic store per cell the word covers whole; a cell it covers in
 /// part (half a 128-bit cell) keeps its other bits, by compare-and-swap.
 /// The bits of `value` past the last cell are ignored.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn write_storage_word<E: Engine>(m: &E, i: usize, value: u64) -> Result<(), StateError> {
     use crate::primitive::Ordering;
     check_storage_word(m, i)?;
@@ -732,6 +744,7 @@ pub(crate) fn write_storage_word<E: Engine>(m: &E, i: usize, value: u64) -> Resu
 /// [`FaultInjection::flip_storage_bit`](crate::FaultInjection::flip_storage_bit):
 /// one atomic XOR; a bit of the missing half of a trailing half word is
 /// ignored, as a write to it is.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), StateError> {
     let bits = cell_bits::<E>();
     let Some(c) = m.storage_cell(bit / bits) else {
@@ -745,9 +758,9 @@ pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), State
     Ok(())
 }
 
-/// Implements [`PageState`](crate::PageState) and
-/// [`FaultInjection`](crate::FaultInjection) for a map type by delegating to
-/// the shared logic above.
+/// Implements [`PageState`](crate::PageState) and, with the
+/// `fault-injection` feature, `FaultInjection` for a map type by delegating
+/// to the shared logic above.
 macro_rules! page_state {
     ($ty:ty $(, $gen:ident : $bound:path)*) => {
         impl<$($gen: $bound),*> $crate::PageState for $ty {
@@ -806,6 +819,7 @@ macro_rules! page_state {
             }
         }
 
+        #[cfg(feature = "fault-injection")]
         impl<$($gen: $bound),*> $crate::FaultInjection for $ty {
             fn storage_words(&self) -> usize {
                 $crate::engine::storage_words(self)

@@ -1,5 +1,5 @@
-//! The public face of every map: [`PageState`], [`FaultInjection`] and the
-//! reports they return.
+//! The public face of every map: [`PageState`], `FaultInjection` (with the
+//! `fault-injection` feature) and the reports they return.
 
 use crate::error::StateError;
 #[cfg(feature = "alloc")]
@@ -102,7 +102,18 @@ pub trait PageState: Send + Sync {
 }
 
 /// Raw access to a map's stored bits, behind its encoder's back: for tests
-/// and for users' own safety validation.
+/// and for users' own safety validation. Only with the `fault-injection`
+/// cargo feature, which is off by default.
+///
+/// Why off by default: these methods take `&self`, so any safe code holding
+/// `&map` could write a well-formed but wrong codeword past the scheme
+/// (a page silently marked free, say), which no check can tell from real
+/// state. A kernel or firmware build leaves the feature off, so that the
+/// only writers of the state are the map's own checked operations. Tests,
+/// benches, the fault campaign and the fuzz target turn it on. That a build
+/// without the feature has no `FaultInjection` is checked by a
+/// `compile_fail` doctest that exists only in such builds (`.ci/run` runs
+/// `cargo test -p eccmap --doc` without the feature).
 ///
 /// Storage bit `i` is bit `i % 64` of storage word `i / 64`, whatever the
 /// width of the map's own words (its cells): the storage words are the
@@ -132,6 +143,8 @@ pub trait PageState: Send + Sync {
 /// assert_eq!(map.stats().ce_count, 1);
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
+#[cfg(feature = "fault-injection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fault-injection")))]
 pub trait FaultInjection {
     /// Number of 64-bit storage words (a trailing half word counted).
     fn storage_words(&self) -> usize;
