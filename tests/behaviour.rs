@@ -981,9 +981,9 @@ for_each_map!(
 #[test]
 fn dual_from_static_checks_both_bitmaps() {
     use eccmap::{DualBitmap, NativeWord};
-    let n = DualBitmap::words_for(100);
+    let n = DualBitmap::bitmap_words(100);
     let cells = |n| common::leak_cells::<NativeWord>(n, 0);
-    let e = DualBitmap::from_static(cells(n), cells(n - 1), 100).err();
+    let e = DualBitmap::from_static_pair(cells(n), cells(n - 1), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
@@ -991,7 +991,7 @@ fn dual_from_static_checks_both_bitmaps() {
             given: n - 1
         })
     );
-    let e = DualBitmap::from_static(cells(n - 1), cells(n), 100).err();
+    let e = DualBitmap::from_static_pair(cells(n - 1), cells(n), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
