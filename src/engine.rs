@@ -615,16 +615,11 @@ fn merge_runs(runs: &mut Vec<core::ops::Range<usize>>) {
     *runs = out;
 }
 
-/// A verified copy of the state. The pages are packed into a `Vec<usize>`
-/// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
-/// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
-/// zero-sized references, which Miri's Stacked Borrows model reports as
-/// undefined behaviour; these two do not (tests/miri.rs checks it). The
-/// store is `usize`, which bitvec supports on every target.
+/// A verified copy of the state, a word at a time (built as
+/// [`PageBits`](crate::state::PageBits) says why).
 #[cfg(feature = "alloc")]
 pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, StateError> {
-    const B: usize = usize::BITS as usize;
-    let mut words = alloc::vec![0usize; m.page_count().div_ceil(B)];
+    let mut bits = crate::state::PageBits::new(m.page_count());
     for w in 0..m.word_count() {
         let want = valid(m, w);
         let r = m.read(w, want);
@@ -635,18 +630,55 @@ pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, S
         let mut a = r.allocated & want;
         let base = w * E::PAGES_PER_WORD;
         while a != E::Word::ZERO {
-            let p = base + a.trailing_zeros() as usize;
-            words[p / B] |= 1 << (p % B);
+            bits.set(base + a.trailing_zeros() as usize);
             a &= a.wrapping_sub(E::Word::bit(0));
         }
     }
-    let mut v = bitvec::vec::BitVec::from_vec(words);
-    v.truncate(m.page_count());
-    Ok(v)
+    Ok(bits.into_bitvec())
 }
 
 pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
     m.counters().snapshot()
+}
+
+/// A map's `Debug`: its type, size and counters, never its storage (a map
+/// may hold millions of words). The type's name is `E`'s without module
+/// paths, its parameters shown in a `types` field.
+pub(crate) fn debug_map<E: Engine>(m: &E, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let full = core::any::type_name::<E>();
+    let (path, params) = full.split_at(full.find('<').unwrap_or(full.len()));
+    let mut d = f.debug_struct(path.rsplit("::").next().unwrap_or(path));
+    if !params.is_empty() {
+        d.field("types", &ShortTypeName(params));
+    }
+    d.field("pages", &m.page_count())
+        .field("words", &m.word_count())
+        .field("storage_bytes", &m.storage_bytes())
+        .field("stats", &m.counters().snapshot())
+        .finish()
+}
+
+/// A type name as `core::any::type_name` gives it, each path cut to its
+/// last segment (`<eccmap_codes::secded::Secded64>` shows as `<Secded64>`).
+struct ShortTypeName(&'static str);
+
+impl core::fmt::Debug for ShortTypeName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let in_path = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+        // Each piece is a path followed by one delimiter (`<`, `,`, ...).
+        for piece in self.0.split_inclusive(|c: char| !in_path(c)) {
+            let cut = piece.len()
+                - piece
+                    .chars()
+                    .next_back()
+                    .filter(|&c| !in_path(c))
+                    .map_or(0, char::len_utf8);
+            let (path, delimiter) = piece.split_at(cut);
+            f.write_str(path.rsplit("::").next().unwrap_or(path))?;
+            f.write_str(delimiter)?;
+        }
+        Ok(())
+    }
 }
 
 /// Bits of one storage cell.
@@ -758,9 +790,9 @@ pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), State
     Ok(())
 }
 
-/// Implements [`PageState`](crate::PageState) and, with the
-/// `fault-injection` feature, `FaultInjection` for a map type by delegating
-/// to the shared logic above.
+/// Implements [`PageState`](crate::PageState), `Debug` ([`debug_map`]) and,
+/// with the `fault-injection` feature, `FaultInjection` for a map type by
+/// delegating to the shared logic above.
 macro_rules! page_state {
     ($ty:ty $(, $gen:ident : $bound:path)*) => {
         impl<$($gen: $bound),*> $crate::PageState for $ty {
@@ -816,6 +848,12 @@ macro_rules! page_state {
             #[cfg(feature = "alloc")]
             fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, $crate::StateError> {
                 $crate::engine::snapshot(self)
+            }
+        }
+
+        impl<$($gen: $bound),*> core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                $crate::engine::debug_map(self, f)
             }
         }
 

@@ -57,6 +57,20 @@ pub struct FrameAllocator<M: PageState> {
     free: AtomicUsize,
 }
 
+/// Its size, free count, policy and the map's counters, not the map's
+/// storage.
+impl<M: PageState> core::fmt::Debug for FrameAllocator<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameAllocator")
+            .field("pages", &self.map.pages())
+            .field("free_pages", &self.free_pages())
+            .field("policy", &self.policy)
+            .field("storage_bytes", &self.map.storage_bytes())
+            .field("stats", &self.map.stats())
+            .finish()
+    }
+}
+
 impl<M: PageState> FrameAllocator<M> {
     /// An allocator over `map`, next-fit, taking the map's current state as
     /// it is (pages already allocated stay allocated).

@@ -37,6 +37,12 @@ use core::ops::Range;
 /// assert!(!map.is_allocated(7)?);
 /// # Ok::<(), StateError>(())
 /// ```
+///
+/// Implementable by users, and kept so across features: a method that a
+/// feature adds (today [`snapshot`](PageState::snapshot), with `alloc`) has
+/// a default body written over the required methods, so an
+/// `impl PageState` written without the feature still builds when another
+/// crate in the build turns it on. The trait is not sealed.
 pub trait PageState: Send + Sync {
     /// Number of pages the map tracks.
     fn pages(&self) -> usize;
@@ -97,8 +103,59 @@ pub trait PageState: Send + Sync {
     /// per-bit accessors, such as indexing the result, are still flagged
     /// there by a known upstream issue: under Miri, read it through
     /// `as_raw_slice`.
+    ///
+    /// Only with the `alloc` feature, and with a default body (one
+    /// [`is_allocated`](PageState::is_allocated) per page; the crate's maps
+    /// read a word at a time instead), so that a user's own
+    /// `impl PageState` builds whether or not some crate in the build turns
+    /// `alloc` on (`tests/behaviour.rs::a_user_impl_gets_the_default_snapshot`).
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if any page's state is unknown.
     #[cfg(feature = "alloc")]
-    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError>;
+    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError> {
+        let mut bits = PageBits::new(self.pages());
+        for p in 0..self.pages() {
+            if self.is_allocated(p)? {
+                bits.set(p);
+            }
+        }
+        Ok(bits.into_bitvec())
+    }
+}
+
+/// A snapshot being built: bit `p` for page `p`, packed into `usize` words
+/// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
+/// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
+/// zero-sized references, which Miri's Stacked Borrows model reports as
+/// undefined behaviour; these two do not (tests/miri.rs checks it). The
+/// store is `usize`, which bitvec supports on every target.
+#[cfg(feature = "alloc")]
+pub(crate) struct PageBits {
+    pages: usize,
+    words: Vec<usize>,
+}
+
+#[cfg(feature = "alloc")]
+impl PageBits {
+    const B: usize = usize::BITS as usize;
+    /// `pages` pages, all clear.
+    pub(crate) fn new(pages: usize) -> PageBits {
+        PageBits {
+            pages,
+            words: alloc::vec![0; pages.div_ceil(Self::B)],
+        }
+    }
+    /// Marks page `p` (below `pages`) allocated.
+    pub(crate) fn set(&mut self, p: usize) {
+        self.words[p / Self::B] |= 1 << (p % Self::B);
+    }
+    /// The snapshot.
+    pub(crate) fn into_bitvec(self) -> bitvec::vec::BitVec<usize> {
+        let mut v = bitvec::vec::BitVec::from_vec(self.words);
+        v.truncate(self.pages);
+        v
+    }
 }
 
 /// Raw access to a map's stored bits, behind its encoder's back: for tests
@@ -166,7 +223,11 @@ pub trait FaultInjection {
 }
 
 /// The outcome of [`PageState::try_alloc_range`].
+///
+/// `#[non_exhaustive]`: a match on it needs a wildcard arm, so that an
+/// outcome added later does not break it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Claim {
     /// Every page of the range is now allocated by this call.
     Claimed,
@@ -196,7 +257,13 @@ pub enum Claim {
 /// `::two_lost_words_in_a_group_are_reported`; the in-word rows by
 /// `tests/faults.rs::ecc_every_single_flip_is_corrected` and
 /// `::ecc_double_flip_in_a_codeword`.
+///
+/// `#[non_exhaustive]`: built only by the maps (a field that a feature
+/// adds, such as `bad_pages` with `alloc`, breaks no code outside); read its
+/// fields, or start from `ScrubReport::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use = "a scrub's report says what it found and could not repair"]
 pub struct ScrubReport {
     /// Storage words checked (for the dual bitmap: word pairs; for the
     /// striped map: data words).
@@ -225,6 +292,7 @@ pub struct ScrubReport {
 
 impl ScrubReport {
     /// True when nothing was found and nothing was left unchecked.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.corrected == 0 && self.uncorrectable == 0 && self.busy == 0
     }
@@ -241,7 +309,12 @@ impl ScrubReport {
 /// (and counts that repair in `ce_count`). A monitor should watch
 /// `ScrubReport::busy` staying nonzero across scrubs as well as these
 /// counters.
+///
+/// `#[non_exhaustive]`: built by the maps; outside the crate, start from
+/// `FaultStats::default()` and set the fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
 pub struct FaultStats {
     /// Corrected errors: repairs made in place, by operations and scrubs,
     /// counted as [`ScrubReport::corrected`] counts them (for the ECC maps,

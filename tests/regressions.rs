@@ -63,6 +63,8 @@ fn failed_free_range_changes_nothing_under_a_racing_claim() {
                     Ok(Claim::Claimed) => {
                         claimed.fetch_add(1, Ordering::Relaxed);
                     }
+                    // `Claim` is `#[non_exhaustive]`.
+                    Ok(c) => panic!("{c:?}"),
                     Err(e) => panic!("{e}"),
                 }
             }

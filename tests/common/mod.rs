@@ -50,7 +50,9 @@ pub(crate) enum BitRole {
 }
 
 /// One map type as the tests see it.
-pub(crate) trait TestMap: PageState + FaultInjection + Sized + 'static {
+pub(crate) trait TestMap:
+    PageState + FaultInjection + std::fmt::Debug + Sized + 'static
+{
     /// Short name for messages.
     const NAME: &'static str;
     /// Pages held by one storage word of state (the map's own word: a
