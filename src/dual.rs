@@ -72,6 +72,7 @@ impl DualBitmap {
 
     /// A map of `pages` free pages in two allocations of its own.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> DualBitmap {
         let n = Self::bitmap_words(pages);
         DualBitmap {

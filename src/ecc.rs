@@ -370,6 +370,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
 
     /// A map of `pages` free pages in its own allocation.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> Self {
         Self::over(pages, Words::new(Self::words_for(pages), Self::blank_word))
     }
@@ -407,6 +408,10 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// let again = Map::from_static(storage, 100)?; // would reset `map`
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `storage` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words.
     pub fn from_static(
         storage: &'static mut [<C::Word as Word>::Atomic],
         pages: usize,

@@ -74,11 +74,13 @@ impl<M: PageState> core::fmt::Debug for FrameAllocator<M> {
 impl<M: PageState> FrameAllocator<M> {
     /// An allocator over `map`, next-fit, taking the map's current state as
     /// it is (pages already allocated stay allocated).
+    #[must_use]
     pub fn new(map: M) -> Self {
         Self::with_policy(map, Policy::NextFit)
     }
 
     /// An allocator over `map` with the given search policy.
+    #[must_use]
     pub fn with_policy(map: M, policy: Policy) -> Self {
         let free = match map.count_allocated() {
             Ok(n) => map.pages() - n,
@@ -115,6 +117,9 @@ impl<M: PageState> FrameAllocator<M> {
     /// Marks `count` pages from `first` allocated (holes, firmware areas at
     /// boot). All or nothing; fails with [`StateError::DoubleAlloc`] if one
     /// of them already is.
+    ///
+    /// # Errors
+    /// Those of [`PageState::alloc_range`].
     pub fn reserve(&self, first: usize, count: usize) -> Result<(), StateError> {
         self.map
             .alloc_range(first, count)
@@ -142,6 +147,11 @@ impl<M: PageState> FrameAllocator<M> {
     }
 
     /// A free page, now allocated; `Ok(None)` when memory is exhausted.
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if no verifiable free page is left but
+    /// pages of unknown state were skipped; [`StateError::UndoConflict`] as
+    /// [`PageState::try_alloc_range`] returns it.
     pub fn alloc(&self) -> Result<Option<usize>, StateError> {
         let found = self.search(1, 0)?;
         if let Some(p) = found {
@@ -154,9 +164,12 @@ impl<M: PageState> FrameAllocator<M> {
 
     /// `count` contiguous free pages whose first page is a multiple of
     /// `2^align_log2`, now allocated; `Ok(None)` if there is no such block.
-    /// Always searches lowest first. Errors: `count == 0`
-    /// ([`StateError::EmptyRange`]), `align_log2 >= usize::BITS`
-    /// ([`StateError::RangeOutOfBounds`]).
+    /// Always searches lowest first.
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] if `count == 0`;
+    /// [`StateError::RangeOutOfBounds`] if `align_log2 >= usize::BITS`;
+    /// otherwise as [`alloc`](Self::alloc).
     pub fn alloc_contiguous(
         &self,
         count: usize,
@@ -176,6 +189,9 @@ impl<M: PageState> FrameAllocator<M> {
     }
 
     /// Frees one page.
+    ///
+    /// # Errors
+    /// Those of [`PageState::free`] (the free count is then unchanged).
     pub fn dealloc(&self, page: usize) -> Result<(), StateError> {
         self.map.free(page)?;
         self.free.fetch_add(1, Ordering::Relaxed);
@@ -187,6 +203,9 @@ impl<M: PageState> FrameAllocator<M> {
     /// while this one holds it, the error is
     /// [`StateError::UndoConflict`], naming the pages that could not be put
     /// back (then held by that call).
+    ///
+    /// # Errors
+    /// Those of [`PageState::free_range`].
     pub fn dealloc_contiguous(&self, first: usize, count: usize) -> Result<(), StateError> {
         self.map
             .free_range(first, count)

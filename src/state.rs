@@ -43,13 +43,32 @@ use core::ops::Range;
 /// a default body written over the required methods, so an
 /// `impl PageState` written without the feature still builds when another
 /// crate in the build turns it on. The trait is not sealed.
+///
+/// # Panics
+/// With the `panic-on-fault` feature, the maps of this crate panic where
+/// they would return [`StateError::DoubleAlloc`], [`StateError::DoubleFree`],
+/// [`StateError::Uncorrectable`] or [`StateError::UndoConflict`], and when
+/// a scrub finds damage it cannot repair (the baseline's
+/// fail-deterministically mode); bad input is still returned as an error.
 pub trait PageState: Send + Sync {
     /// Number of pages the map tracks.
     fn pages(&self) -> usize;
     /// Marks `page` allocated. [`StateError::DoubleAlloc`] if it already is
     /// (the state is then unchanged).
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::DoubleAlloc`] if it is already allocated;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified. The
+    /// state is unchanged on every error.
     fn alloc(&self, page: usize) -> Result<(), StateError>;
     /// Marks `page` free. [`StateError::DoubleFree`] if it already is.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::DoubleFree`] if it is already free;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified. The
+    /// state is unchanged on every error.
     fn free(&self, page: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` allocated, all or nothing: the whole
     /// range is checked before any page changes, so a range with a page
@@ -61,24 +80,53 @@ pub trait PageState: Send + Sync {
     /// call changed pages of the range while this one held them (needs a
     /// concurrent double alloc/free or a fault), and names them; every
     /// other page is back as it was (docs/design.md, "All or nothing").
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] if `count == 0`;
+    /// [`StateError::RangeOutOfBounds`] if the range runs past `pages()`;
+    /// [`StateError::DoubleAlloc`] naming the first page of the range found
+    /// allocated; [`StateError::Uncorrectable`] naming pages of the range
+    /// whose state cannot be verified; [`StateError::UndoConflict`] as
+    /// above.
     fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` free, all or nothing, as
     /// [`alloc_range`](PageState::alloc_range).
+    ///
+    /// # Errors
+    /// As [`alloc_range`](PageState::alloc_range)'s, with
+    /// [`StateError::DoubleFree`] naming the first page found free.
     fn free_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// The allocator's claim: marks `count` pages from `first` allocated if
     /// all are free, all or nothing. Finding one busy (or losing a race for
     /// one to another thread) is not a violation: it returns
     /// [`Claim::Busy`] naming that page, changes nothing and counts nothing.
-    /// Errors: bad input, a page of the range whose state is unknown, or
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] or [`StateError::RangeOutOfBounds`] for
+    /// a bad range; [`StateError::Uncorrectable`] for a page of the range
+    /// whose state cannot be verified (unless a busy page comes before it);
     /// [`StateError::UndoConflict`] as for
     /// [`alloc_range`](PageState::alloc_range).
     fn try_alloc_range(&self, first: usize, count: usize) -> Result<Claim, StateError>;
     /// Whether `page` is allocated.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified.
     fn is_allocated(&self, page: usize) -> Result<bool, StateError>;
     /// The first free page at or after `from`; `Ok(None)` if there is none.
     /// `from == pages()` is allowed and finds nothing.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `from > pages()`;
+    /// [`StateError::Uncorrectable`] if a page whose state cannot be
+    /// verified comes before the first free page (the answer would be a
+    /// guess).
     fn find_free(&self, from: usize) -> Result<Option<usize>, StateError>;
-    /// Number of allocated pages. Fails if any page's state is unknown.
+    /// Number of allocated pages.
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if any page's state cannot be verified.
     fn count_allocated(&self) -> Result<usize, StateError>;
     /// Checks every stored word, repairing what the scheme can repair, in
     /// place and without losing a concurrent update.
@@ -217,8 +265,15 @@ pub trait FaultInjection {
     fn storage_word(&self, i: usize) -> u64;
     /// Flips storage bit `bit` atomically (see above for the missing half
     /// of a trailing half word).
+    ///
+    /// # Errors
+    /// [`StateError::StorageOutOfRange`] if `bit` is past the last storage
+    /// word (`len` is then `storage_words() * 64`).
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
     /// Overwrites storage word `i`: atomically per cell (see above).
+    ///
+    /// # Errors
+    /// [`StateError::StorageOutOfRange`] if `i >= storage_words()`.
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
 }
 
@@ -228,6 +283,7 @@ pub trait FaultInjection {
 /// outcome added later does not break it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
+#[must_use = "`Busy` means nothing was claimed"]
 pub enum Claim {
     /// Every page of the range is now allocated by this call.
     Claimed,

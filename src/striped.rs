@@ -206,6 +206,7 @@ impl StripedBitmap {
 
     /// A map of `pages` free pages, data and parity in two allocations.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> Self {
         let groups = Self::parity_words_for(pages);
         StripedBitmap {
@@ -222,6 +223,11 @@ impl StripedBitmap {
     /// anything is written: on error, it writes nothing. Taken by unique
     /// reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `data` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words or `parity` fewer than
+    /// [`parity_words_for(pages)`](Self::parity_words_for).
     pub fn from_static(
         data: &'static mut [AtomicU64],
         parity: &'static mut [AtomicU64],
