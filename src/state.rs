@@ -214,8 +214,9 @@ impl PageBits {
 /// `&map` could write a well-formed but wrong codeword past the scheme
 /// (a page silently marked free, say), which no check can tell from real
 /// state. A kernel or firmware build leaves the feature off, so that the
-/// only writers of the state are the map's own checked operations. Tests,
-/// benches, the fault campaign and the fuzz target turn it on. That a build
+/// only writers of the state are the map's own checked operations. The
+/// tests, the fault campaign, the fuzz target and the QEMU firmware's
+/// checks turn it on. That a build
 /// without the feature has no `FaultInjection` is checked by a
 /// `compile_fail` doctest that exists only in such builds (`.ci/run` runs
 /// `cargo test -p eccmap --doc` without the feature).
