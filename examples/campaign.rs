@@ -4,10 +4,10 @@
 //! are in docs/safety.md.
 //!
 //! ```sh
-//! cargo run --release --example campaign             # 6 min 12 s at ed3d5ae on 2 loaded cores (docs/safety.md)
-//! cargo run --release --example campaign -- --quick  # a few seconds
-//! cargo run --release --example campaign -- --threads 1 --seed 7  # exactly reproducible
-//! cargo run --release --example campaign -- --mix field  # only the classes the field weights use
+//! cargo run --release --features fault-injection --example campaign             # 6 min 12 s at ed3d5ae on 2 loaded cores (docs/safety.md)
+//! cargo run --release --features fault-injection --example campaign -- --quick  # a few seconds
+//! cargo run --release --features fault-injection --example campaign -- --threads 1 --seed 7  # exactly reproducible
+//! cargo run --release --features fault-injection --example campaign -- --mix field  # only the classes the field weights use
 //! ```
 
 #[cfg(test)]
@@ -407,7 +407,7 @@ impl Watchdog {
                     "\ncampaign: HANG: {} {} trial {} (seed {:#x}): no operation has returned \
                      for {} s; its fault: {:?} (the map has {words} storage words), landing \
                      before operation {} of thread 0. Run it alone with: cargo run --release \
-                     --example campaign -- --schemes {} --classes {} --trials {} --threads \
+                     --features fault-injection --example campaign -- --schemes {} --classes {} --trials {} --threads \
                      {threads} --seed {run_seed}",
                     c.scheme,
                     c.class.name(),
@@ -440,7 +440,7 @@ impl Watchdog {
 /// The command as a user would type it to repeat this run.
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut c = String::from("cargo run --release --example campaign");
+    let mut c = String::from("cargo run --release --features fault-injection --example campaign");
     if !args.is_empty() {
         c.push_str(" -- ");
         c.push_str(&args.join(" "));

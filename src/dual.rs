@@ -54,15 +54,27 @@ pub struct DualBitmap {
 }
 
 impl DualBitmap {
-    /// Words needed for `pages` pages, for each of the two bitmaps.
+    /// Storage words [`from_static`](Self::from_static) needs for `pages`
+    /// pages: both bitmaps, [`bitmap_words(pages)`](Self::bitmap_words)
+    /// each. The same meaning as every map's `words_for`, so that code
+    /// sizing storage for a [`PageMap`](crate::PageMap) builds with and
+    /// without the `dual-bitmap` feature.
     pub const fn words_for(pages: usize) -> usize {
+        2 * Self::bitmap_words(pages)
+    }
+
+    /// Words of one of the two bitmaps for `pages` pages (what
+    /// [`from_static_pair`](Self::from_static_pair) needs of each buffer,
+    /// and what [`ScrubReport::words`] counts: word pairs).
+    pub const fn bitmap_words(pages: usize) -> usize {
         pages.div_ceil(NativeWord::BITS as usize)
     }
 
     /// A map of `pages` free pages in two allocations of its own.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> DualBitmap {
-        let n = Self::words_for(pages);
+        let n = Self::bitmap_words(pages);
         DualBitmap {
             pages,
             primary: Words::new(n, |_| 0),
@@ -71,19 +83,56 @@ impl DualBitmap {
         }
     }
 
+    /// A map of `pages` free pages over one caller-provided buffer of at
+    /// least [`words_for(pages)`](Self::words_for) words, which it
+    /// initialises: the primary bitmap in its first
+    /// [`bitmap_words(pages)`](Self::bitmap_words) words, the secondary in
+    /// the next as many (words past them are left alone). The signature
+    /// every map's `from_static` has, so that
+    /// [`PageMap::from_static`](crate::PageMap) takes the same arguments
+    /// with and without the `dual-bitmap` feature
+    /// (`tests/page_map.rs::page_map_from_static_builds_under_every_feature_setting`).
+    ///
+    /// The two bitmaps are then neighbours in one buffer, where the
+    /// baseline keeps them in two separate allocations (so that one
+    /// damaged region of memory is less likely to hold both copies of a
+    /// page): [`from_static_pair`](Self::from_static_pair) takes two
+    /// buffers. The size is checked before anything is written: on error,
+    /// it writes nothing. Taken by unique reference, so no other map can be
+    /// built over it (see
+    /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `storage` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words.
+    pub fn from_static(
+        storage: &'static mut [NativeStorage],
+        pages: usize,
+    ) -> Result<DualBitmap, StateError> {
+        let n = Self::bitmap_words(pages);
+        Words::<NativeWord>::fits(storage, 2 * n)?;
+        let (primary, secondary) = storage.split_at_mut(n);
+        Self::from_static_pair(primary, secondary, pages)
+    }
+
     /// A map of `pages` free pages over two caller-provided bitmaps of at
-    /// least [`words_for(pages)`](Self::words_for) words each (keep them in
-    /// separate allocations), which it initialises. Both sizes are checked
-    /// before anything is written: on error, it writes nothing
+    /// least [`bitmap_words(pages)`](Self::bitmap_words) words each (keep
+    /// them in separate allocations, as the baseline does), which it
+    /// initialises. Both sizes are checked before anything is written: on
+    /// error, it writes nothing
     /// (`tests/regressions.rs::failed_from_static_writes_nothing`). Taken by
     /// unique reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
-    pub fn from_static(
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if either buffer has fewer than
+    /// [`bitmap_words(pages)`](Self::bitmap_words) words.
+    pub fn from_static_pair(
         primary: &'static mut [NativeStorage],
         secondary: &'static mut [NativeStorage],
         pages: usize,
     ) -> Result<DualBitmap, StateError> {
-        let n = Self::words_for(pages);
+        let n = Self::bitmap_words(pages);
         // Both sizes first: a failed constructor writes nothing.
         Words::<NativeWord>::fits(primary, n)?;
         Words::<NativeWord>::fits(secondary, n)?;

@@ -46,7 +46,10 @@ use eccmap_codes::{Decoded, LaneCode};
 ///   of its pages fail with [`StateError::Uncorrectable`] naming its pages
 ///   (`tests/faults.rs::ecc_double_flip_in_a_codeword`).
 ///
+/// With the `fault-injection` feature (the flips):
+///
 /// ```
+/// # #[cfg(feature = "fault-injection")] {
 /// use eccmap::{EccBitmap, FaultInjection, PageState, StateError};
 /// use eccmap_codes::Secded64;
 /// let map = EccBitmap::<Secded64>::with_pages(114);
@@ -56,7 +59,8 @@ use eccmap_codes::{Decoded, LaneCode};
 /// map.flip_storage_bit(64 + 2)?;
 /// assert_eq!(map.is_allocated(60), Err(StateError::Uncorrectable { first: 57, count: 57 }));
 /// assert_eq!(map.is_allocated(0), Ok(false)); // the first word is fine
-/// # Ok::<(), StateError>(())
+/// # }
+/// # Ok::<(), eccmap::StateError>(())
 /// ```
 pub struct EccBitmap<C: WordCode, K: Keying = Unkeyed> {
     pages: usize,
@@ -366,6 +370,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
 
     /// A map of `pages` free pages in its own allocation.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> Self {
         Self::over(pages, Words::new(Self::words_for(pages), Self::blank_word))
     }
@@ -403,6 +408,10 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// let again = Map::from_static(storage, 100)?; // would reset `map`
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `storage` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words.
     pub fn from_static(
         storage: &'static mut [<C::Word as Word>::Atomic],
         pages: usize,

@@ -8,7 +8,9 @@
 use crate::error::StateError;
 use crate::state::{Claim, FaultStats, ScrubReport};
 use crate::storage::Counters;
-use crate::word::{AtomicWord, Word};
+#[cfg(feature = "fault-injection")]
+use crate::word::AtomicWord;
+use crate::word::Word;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
 
@@ -94,8 +96,11 @@ pub(crate) trait Engine: Sync {
     /// Bytes of storage.
     fn storage_bytes(&self) -> usize;
     /// Raw storage cell `i` (data words first, then any second allocation).
+    /// Only fault injection reads the raw cells.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fn storage_cell(&self, i: usize) -> Option<&<Self::Word as Word>::Atomic>;
     /// Number of raw storage cells.
+    #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fn storage_len(&self) -> usize;
 }
 
@@ -610,16 +615,11 @@ fn merge_runs(runs: &mut Vec<core::ops::Range<usize>>) {
     *runs = out;
 }
 
-/// A verified copy of the state. The pages are packed into a `Vec<usize>`
-/// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
-/// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
-/// zero-sized references, which Miri's Stacked Borrows model reports as
-/// undefined behaviour; these two do not (tests/miri.rs checks it). The
-/// store is `usize`, which bitvec supports on every target.
+/// A verified copy of the state, a word at a time (built as
+/// [`PageBits`](crate::state::PageBits) says why).
 #[cfg(feature = "alloc")]
 pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, StateError> {
-    const B: usize = usize::BITS as usize;
-    let mut words = alloc::vec![0usize; m.page_count().div_ceil(B)];
+    let mut bits = crate::state::PageBits::new(m.page_count());
     for w in 0..m.word_count() {
         let want = valid(m, w);
         let r = m.read(w, want);
@@ -630,21 +630,59 @@ pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, S
         let mut a = r.allocated & want;
         let base = w * E::PAGES_PER_WORD;
         while a != E::Word::ZERO {
-            let p = base + a.trailing_zeros() as usize;
-            words[p / B] |= 1 << (p % B);
+            bits.set(base + a.trailing_zeros() as usize);
             a &= a.wrapping_sub(E::Word::bit(0));
         }
     }
-    let mut v = bitvec::vec::BitVec::from_vec(words);
-    v.truncate(m.page_count());
-    Ok(v)
+    Ok(bits.into_bitvec())
 }
 
 pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
     m.counters().snapshot()
 }
 
+/// A map's `Debug`: its type, size and counters, never its storage (a map
+/// may hold millions of words). The type's name is `E`'s without module
+/// paths, its parameters shown in a `types` field.
+pub(crate) fn debug_map<E: Engine>(m: &E, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let full = core::any::type_name::<E>();
+    let (path, params) = full.split_at(full.find('<').unwrap_or(full.len()));
+    let mut d = f.debug_struct(path.rsplit("::").next().unwrap_or(path));
+    if !params.is_empty() {
+        d.field("types", &ShortTypeName(params));
+    }
+    d.field("pages", &m.page_count())
+        .field("words", &m.word_count())
+        .field("storage_bytes", &m.storage_bytes())
+        .field("stats", &m.counters().snapshot())
+        .finish()
+}
+
+/// A type name as `core::any::type_name` gives it, each path cut to its
+/// last segment (`<eccmap_codes::secded::Secded64>` shows as `<Secded64>`).
+struct ShortTypeName(&'static str);
+
+impl core::fmt::Debug for ShortTypeName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let in_path = |c: char| c.is_alphanumeric() || c == '_' || c == ':';
+        // Each piece is a path followed by one delimiter (`<`, `,`, ...).
+        for piece in self.0.split_inclusive(|c: char| !in_path(c)) {
+            let cut = piece.len()
+                - piece
+                    .chars()
+                    .next_back()
+                    .filter(|&c| !in_path(c))
+                    .map_or(0, char::len_utf8);
+            let (path, delimiter) = piece.split_at(cut);
+            f.write_str(path.rsplit("::").next().unwrap_or(path))?;
+            f.write_str(delimiter)?;
+        }
+        Ok(())
+    }
+}
+
 /// Bits of one storage cell.
+#[cfg(feature = "fault-injection")]
 const fn cell_bits<E: Engine>() -> usize {
     <E::Word as Word>::BITS as usize
 }
@@ -652,6 +690,7 @@ const fn cell_bits<E: Engine>() -> usize {
 /// [`FaultInjection::storage_words`](crate::FaultInjection::storage_words):
 /// the 64-bit storage words the cells span, a trailing half word counted
 /// whole.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_words<E: Engine>(m: &E) -> usize {
     storage_bits(m).div_ceil(64)
 }
@@ -659,6 +698,7 @@ pub(crate) fn storage_words<E: Engine>(m: &E) -> usize {
 /// [`FaultInjection::storage_bits`](crate::FaultInjection::storage_bits):
 /// the bits of every cell (saturating: storage that exists in memory
 /// cannot reach it, even with 32-bit `usize`).
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_bits<E: Engine>(m: &E) -> usize {
     m.storage_len().saturating_mul(cell_bits::<E>())
 }
@@ -667,6 +707,7 @@ pub(crate) fn storage_bits<E: Engine>(m: &E) -> usize {
 /// [`storage_words`]), each with the offset of its part within the cell
 /// and within the storage word: two `u32` cells, one `u64` cell, or half of
 /// a `u128` cell.
+#[cfg(feature = "fault-injection")]
 fn storage_parts<E: Engine>(
     m: &E,
     i: usize,
@@ -680,6 +721,7 @@ fn storage_parts<E: Engine>(
     })
 }
 
+#[cfg(feature = "fault-injection")]
 fn check_storage_word<E: Engine>(m: &E, i: usize) -> Result<(), StateError> {
     let len = storage_words(m);
     if i >= len {
@@ -690,6 +732,7 @@ fn check_storage_word<E: Engine>(m: &E, i: usize) -> Result<(), StateError> {
 
 /// [`FaultInjection::storage_word`](crate::FaultInjection::storage_word):
 /// one atomic load per cell; a trailing half word reads as 0.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn storage_word<E: Engine>(m: &E, i: usize) -> Result<u64, StateError> {
     use crate::primitive::Ordering;
     check_storage_word(m, i)?;
@@ -704,6 +747,7 @@ pub(crate) fn storage_word<E: Engine>(m: &E, i: usize) -> Result<u64, StateError
 /// one atomic store per cell the word covers whole; a cell it covers in
 /// part (half a 128-bit cell) keeps its other bits, by compare-and-swap.
 /// The bits of `value` past the last cell are ignored.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn write_storage_word<E: Engine>(m: &E, i: usize, value: u64) -> Result<(), StateError> {
     use crate::primitive::Ordering;
     check_storage_word(m, i)?;
@@ -732,6 +776,7 @@ pub(crate) fn write_storage_word<E: Engine>(m: &E, i: usize, value: u64) -> Resu
 /// [`FaultInjection::flip_storage_bit`](crate::FaultInjection::flip_storage_bit):
 /// one atomic XOR; a bit of the missing half of a trailing half word is
 /// ignored, as a write to it is.
+#[cfg(feature = "fault-injection")]
 pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), StateError> {
     let bits = cell_bits::<E>();
     let Some(c) = m.storage_cell(bit / bits) else {
@@ -745,9 +790,9 @@ pub(crate) fn flip_storage_bit<E: Engine>(m: &E, bit: usize) -> Result<(), State
     Ok(())
 }
 
-/// Implements [`PageState`](crate::PageState) and
-/// [`FaultInjection`](crate::FaultInjection) for a map type by delegating to
-/// the shared logic above.
+/// Implements [`PageState`](crate::PageState), `Debug` ([`debug_map`]) and,
+/// with the `fault-injection` feature, `FaultInjection` for a map type by
+/// delegating to the shared logic above.
 macro_rules! page_state {
     ($ty:ty $(, $gen:ident : $bound:path)*) => {
         impl<$($gen: $bound),*> $crate::PageState for $ty {
@@ -806,6 +851,13 @@ macro_rules! page_state {
             }
         }
 
+        impl<$($gen: $bound),*> core::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                $crate::engine::debug_map(self, f)
+            }
+        }
+
+        #[cfg(feature = "fault-injection")]
         impl<$($gen: $bound),*> $crate::FaultInjection for $ty {
             fn storage_words(&self) -> usize {
                 $crate::engine::storage_words(self)

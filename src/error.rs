@@ -7,7 +7,11 @@
 /// `tests/behaviour.rs::range_alloc_is_all_or_nothing`,
 /// `::range_free_is_all_or_nothing`, `::double_alloc_leaves_state_unchanged`
 /// and under races by `tests/regressions.rs`).
+///
+/// `#[non_exhaustive]`: a match on it needs a wildcard arm, so that an
+/// error added later does not break it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// `alloc` of a page that is already allocated.
     #[error("double allocation of page {page}")]

@@ -57,14 +57,30 @@ pub struct FrameAllocator<M: PageState> {
     free: AtomicUsize,
 }
 
+/// Its size, free count, policy and the map's counters, not the map's
+/// storage.
+impl<M: PageState> core::fmt::Debug for FrameAllocator<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameAllocator")
+            .field("pages", &self.map.pages())
+            .field("free_pages", &self.free_pages())
+            .field("policy", &self.policy)
+            .field("storage_bytes", &self.map.storage_bytes())
+            .field("stats", &self.map.stats())
+            .finish()
+    }
+}
+
 impl<M: PageState> FrameAllocator<M> {
     /// An allocator over `map`, next-fit, taking the map's current state as
     /// it is (pages already allocated stay allocated).
+    #[must_use]
     pub fn new(map: M) -> Self {
         Self::with_policy(map, Policy::NextFit)
     }
 
     /// An allocator over `map` with the given search policy.
+    #[must_use]
     pub fn with_policy(map: M, policy: Policy) -> Self {
         let free = match map.count_allocated() {
             Ok(n) => map.pages() - n,
@@ -101,6 +117,9 @@ impl<M: PageState> FrameAllocator<M> {
     /// Marks `count` pages from `first` allocated (holes, firmware areas at
     /// boot). All or nothing; fails with [`StateError::DoubleAlloc`] if one
     /// of them already is.
+    ///
+    /// # Errors
+    /// Those of [`PageState::alloc_range`].
     pub fn reserve(&self, first: usize, count: usize) -> Result<(), StateError> {
         self.map
             .alloc_range(first, count)
@@ -128,6 +147,11 @@ impl<M: PageState> FrameAllocator<M> {
     }
 
     /// A free page, now allocated; `Ok(None)` when memory is exhausted.
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if no verifiable free page is left but
+    /// pages of unknown state were skipped; [`StateError::UndoConflict`] as
+    /// [`PageState::try_alloc_range`] returns it.
     pub fn alloc(&self) -> Result<Option<usize>, StateError> {
         let found = self.search(1, 0)?;
         if let Some(p) = found {
@@ -140,9 +164,12 @@ impl<M: PageState> FrameAllocator<M> {
 
     /// `count` contiguous free pages whose first page is a multiple of
     /// `2^align_log2`, now allocated; `Ok(None)` if there is no such block.
-    /// Always searches lowest first. Errors: `count == 0`
-    /// ([`StateError::EmptyRange`]), `align_log2 >= usize::BITS`
-    /// ([`StateError::RangeOutOfBounds`]).
+    /// Always searches lowest first.
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] if `count == 0`;
+    /// [`StateError::RangeOutOfBounds`] if `align_log2 >= usize::BITS`;
+    /// otherwise as [`alloc`](Self::alloc).
     pub fn alloc_contiguous(
         &self,
         count: usize,
@@ -162,6 +189,9 @@ impl<M: PageState> FrameAllocator<M> {
     }
 
     /// Frees one page.
+    ///
+    /// # Errors
+    /// Those of [`PageState::free`] (the free count is then unchanged).
     pub fn dealloc(&self, page: usize) -> Result<(), StateError> {
         self.map.free(page)?;
         self.free.fetch_add(1, Ordering::Relaxed);
@@ -173,6 +203,9 @@ impl<M: PageState> FrameAllocator<M> {
     /// while this one holds it, the error is
     /// [`StateError::UndoConflict`], naming the pages that could not be put
     /// back (then held by that call).
+    ///
+    /// # Errors
+    /// Those of [`PageState::free_range`].
     pub fn dealloc_contiguous(&self, first: usize, count: usize) -> Result<(), StateError> {
         self.map
             .free_range(first, count)

@@ -1,8 +1,8 @@
 //! Page (frame) allocation state that survives bit flips.
 //!
 //! Four maps implement [`PageState`], each lock-free, each with the same
-//! page-level behaviour and the same [`FaultInjection`] access to its raw
-//! storage:
+//! page-level behaviour and, with the `fault-injection` feature, the same
+//! `FaultInjection` access to its raw storage:
 //!
 //! | map | storage per page | a flipped bit is | tested by |
 //! |---|---|---|---|
@@ -25,7 +25,9 @@
 //! their own storage, scrub reports with page ranges, snapshots),
 //! `panic-on-fault` (panic on a double alloc/free or an uncorrectable word
 //! instead of returning the error, the baseline's fail-deterministically
-//! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
+//! mode), `dual-bitmap` (see above), `fault-injection` (`FaultInjection`:
+//! raw writes to a map's stored bits, for tests and fault campaigns; off by
+//! default, see its docs), `x86_64` (below). Without `alloc`, maps are built over
 //! caller-provided `&'static mut` storage with `from_static` (of
 //! [`PageMapStorage`] for a `PageMap`).
 //!
@@ -80,7 +82,9 @@ pub use eccmap_codes as codes;
 pub use error::StateError;
 pub use frame::{FrameAllocator, Policy};
 pub use plain::{NativeStorage, PlainBitmap};
-pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
+#[cfg(feature = "fault-injection")]
+pub use state::FaultInjection;
+pub use state::{Claim, FaultStats, PageState, ScrubReport};
 /// Not on targets without 64-bit atomics: its parity words need them.
 #[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};
@@ -134,6 +138,15 @@ pub type PageMapStorage = AtomicU32;
 /// everywhere.
 #[cfg(feature = "dual-bitmap")]
 pub type PageMapStorage = NativeStorage;
+
+/// Without the `fault-injection` feature there is no `FaultInjection`: this
+/// doctest exists only in such builds, and fails if the import compiles.
+///
+/// ```compile_fail,E0432
+/// use eccmap::FaultInjection;
+/// ```
+#[cfg(all(doctest, not(feature = "fault-injection")))]
+struct FaultInjectionIsOff;
 
 /// The README's code examples, compiled and run as doctests so that they
 /// stay true.

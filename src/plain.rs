@@ -34,6 +34,7 @@ impl PlainBitmap {
 
     /// A map of `pages` free pages in its own allocation.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> PlainBitmap {
         PlainBitmap {
             pages,
@@ -56,6 +57,10 @@ impl PlainBitmap {
     /// let b = PlainBitmap::from_static(storage, 128)?;
     /// # Ok::<(), eccmap::StateError>(())
     /// ```
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `storage` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words.
     pub fn from_static(
         storage: &'static mut [NativeStorage],
         pages: usize,

@@ -1,5 +1,5 @@
-//! The public face of every map: [`PageState`], [`FaultInjection`] and the
-//! reports they return.
+//! The public face of every map: [`PageState`], `FaultInjection` (with the
+//! `fault-injection` feature) and the reports they return.
 
 use crate::error::StateError;
 #[cfg(feature = "alloc")]
@@ -37,13 +37,38 @@ use core::ops::Range;
 /// assert!(!map.is_allocated(7)?);
 /// # Ok::<(), StateError>(())
 /// ```
+///
+/// Implementable by users, and kept so across features: a method that a
+/// feature adds (today [`snapshot`](PageState::snapshot), with `alloc`) has
+/// a default body written over the required methods, so an
+/// `impl PageState` written without the feature still builds when another
+/// crate in the build turns it on. The trait is not sealed.
+///
+/// # Panics
+/// With the `panic-on-fault` feature, the maps of this crate panic where
+/// they would return [`StateError::DoubleAlloc`], [`StateError::DoubleFree`],
+/// [`StateError::Uncorrectable`] or [`StateError::UndoConflict`], and when
+/// a scrub finds damage it cannot repair (the baseline's
+/// fail-deterministically mode); bad input is still returned as an error.
 pub trait PageState: Send + Sync {
     /// Number of pages the map tracks.
     fn pages(&self) -> usize;
     /// Marks `page` allocated. [`StateError::DoubleAlloc`] if it already is
     /// (the state is then unchanged).
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::DoubleAlloc`] if it is already allocated;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified. The
+    /// state is unchanged on every error.
     fn alloc(&self, page: usize) -> Result<(), StateError>;
     /// Marks `page` free. [`StateError::DoubleFree`] if it already is.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::DoubleFree`] if it is already free;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified. The
+    /// state is unchanged on every error.
     fn free(&self, page: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` allocated, all or nothing: the whole
     /// range is checked before any page changes, so a range with a page
@@ -55,24 +80,53 @@ pub trait PageState: Send + Sync {
     /// call changed pages of the range while this one held them (needs a
     /// concurrent double alloc/free or a fault), and names them; every
     /// other page is back as it was (docs/design.md, "All or nothing").
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] if `count == 0`;
+    /// [`StateError::RangeOutOfBounds`] if the range runs past `pages()`;
+    /// [`StateError::DoubleAlloc`] naming the first page of the range found
+    /// allocated; [`StateError::Uncorrectable`] naming pages of the range
+    /// whose state cannot be verified; [`StateError::UndoConflict`] as
+    /// above.
     fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// Marks `count` pages from `first` free, all or nothing, as
     /// [`alloc_range`](PageState::alloc_range).
+    ///
+    /// # Errors
+    /// As [`alloc_range`](PageState::alloc_range)'s, with
+    /// [`StateError::DoubleFree`] naming the first page found free.
     fn free_range(&self, first: usize, count: usize) -> Result<(), StateError>;
     /// The allocator's claim: marks `count` pages from `first` allocated if
     /// all are free, all or nothing. Finding one busy (or losing a race for
     /// one to another thread) is not a violation: it returns
     /// [`Claim::Busy`] naming that page, changes nothing and counts nothing.
-    /// Errors: bad input, a page of the range whose state is unknown, or
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] or [`StateError::RangeOutOfBounds`] for
+    /// a bad range; [`StateError::Uncorrectable`] for a page of the range
+    /// whose state cannot be verified (unless a busy page comes before it);
     /// [`StateError::UndoConflict`] as for
     /// [`alloc_range`](PageState::alloc_range).
     fn try_alloc_range(&self, first: usize, count: usize) -> Result<Claim, StateError>;
     /// Whether `page` is allocated.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `page >= pages()`;
+    /// [`StateError::Uncorrectable`] if its state cannot be verified.
     fn is_allocated(&self, page: usize) -> Result<bool, StateError>;
     /// The first free page at or after `from`; `Ok(None)` if there is none.
     /// `from == pages()` is allowed and finds nothing.
+    ///
+    /// # Errors
+    /// [`StateError::OutOfRange`] if `from > pages()`;
+    /// [`StateError::Uncorrectable`] if a page whose state cannot be
+    /// verified comes before the first free page (the answer would be a
+    /// guess).
     fn find_free(&self, from: usize) -> Result<Option<usize>, StateError>;
-    /// Number of allocated pages. Fails if any page's state is unknown.
+    /// Number of allocated pages.
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if any page's state cannot be verified.
     fn count_allocated(&self) -> Result<usize, StateError>;
     /// Checks every stored word, repairing what the scheme can repair, in
     /// place and without losing a concurrent update.
@@ -97,12 +151,75 @@ pub trait PageState: Send + Sync {
     /// per-bit accessors, such as indexing the result, are still flagged
     /// there by a known upstream issue: under Miri, read it through
     /// `as_raw_slice`.
+    ///
+    /// Only with the `alloc` feature, and with a default body (one
+    /// [`is_allocated`](PageState::is_allocated) per page; the crate's maps
+    /// read a word at a time instead), so that a user's own
+    /// `impl PageState` builds whether or not some crate in the build turns
+    /// `alloc` on (`tests/behaviour.rs::a_user_impl_gets_the_default_snapshot`).
+    ///
+    /// # Errors
+    /// [`StateError::Uncorrectable`] if any page's state is unknown.
     #[cfg(feature = "alloc")]
-    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError>;
+    fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, StateError> {
+        let mut bits = PageBits::new(self.pages());
+        for p in 0..self.pages() {
+            if self.is_allocated(p)? {
+                bits.set(p);
+            }
+        }
+        Ok(bits.into_bitvec())
+    }
+}
+
+/// A snapshot being built: bit `p` for page `p`, packed into `usize` words
+/// first and handed to bitvec whole (`from_vec`, then `truncate`): bitvec
+/// 1.1.1's per-bit paths (`repeat`, `set`, indexing) retag through
+/// zero-sized references, which Miri's Stacked Borrows model reports as
+/// undefined behaviour; these two do not (tests/miri.rs checks it). The
+/// store is `usize`, which bitvec supports on every target.
+#[cfg(feature = "alloc")]
+pub(crate) struct PageBits {
+    pages: usize,
+    words: Vec<usize>,
+}
+
+#[cfg(feature = "alloc")]
+impl PageBits {
+    const B: usize = usize::BITS as usize;
+    /// `pages` pages, all clear.
+    pub(crate) fn new(pages: usize) -> PageBits {
+        PageBits {
+            pages,
+            words: alloc::vec![0; pages.div_ceil(Self::B)],
+        }
+    }
+    /// Marks page `p` (below `pages`) allocated.
+    pub(crate) fn set(&mut self, p: usize) {
+        self.words[p / Self::B] |= 1 << (p % Self::B);
+    }
+    /// The snapshot.
+    pub(crate) fn into_bitvec(self) -> bitvec::vec::BitVec<usize> {
+        let mut v = bitvec::vec::BitVec::from_vec(self.words);
+        v.truncate(self.pages);
+        v
+    }
 }
 
 /// Raw access to a map's stored bits, behind its encoder's back: for tests
-/// and for users' own safety validation.
+/// and for users' own safety validation. Only with the `fault-injection`
+/// cargo feature, which is off by default.
+///
+/// Why off by default: these methods take `&self`, so any safe code holding
+/// `&map` could write a well-formed but wrong codeword past the scheme
+/// (a page silently marked free, say), which no check can tell from real
+/// state. A kernel or firmware build leaves the feature off, so that the
+/// only writers of the state are the map's own checked operations. The
+/// tests, the fault campaign, the fuzz target and the QEMU firmware's
+/// checks turn it on. That a build
+/// without the feature has no `FaultInjection` is checked by a
+/// `compile_fail` doctest that exists only in such builds (`.ci/run` runs
+/// `cargo test -p eccmap --doc` without the feature).
 ///
 /// Storage bit `i` is bit `i % 64` of storage word `i / 64`, whatever the
 /// width of the map's own words (its cells): the storage words are the
@@ -132,6 +249,8 @@ pub trait PageState: Send + Sync {
 /// assert_eq!(map.stats().ce_count, 1);
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
+#[cfg(feature = "fault-injection")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fault-injection")))]
 pub trait FaultInjection {
     /// Number of 64-bit storage words (a trailing half word counted).
     fn storage_words(&self) -> usize;
@@ -147,13 +266,25 @@ pub trait FaultInjection {
     fn storage_word(&self, i: usize) -> u64;
     /// Flips storage bit `bit` atomically (see above for the missing half
     /// of a trailing half word).
+    ///
+    /// # Errors
+    /// [`StateError::StorageOutOfRange`] if `bit` is past the last storage
+    /// word (`len` is then `storage_words() * 64`).
     fn flip_storage_bit(&self, bit: usize) -> Result<(), StateError>;
     /// Overwrites storage word `i`: atomically per cell (see above).
+    ///
+    /// # Errors
+    /// [`StateError::StorageOutOfRange`] if `i >= storage_words()`.
     fn write_storage_word(&self, i: usize, value: u64) -> Result<(), StateError>;
 }
 
 /// The outcome of [`PageState::try_alloc_range`].
+///
+/// `#[non_exhaustive]`: a match on it needs a wildcard arm, so that an
+/// outcome added later does not break it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use = "`Busy` means nothing was claimed"]
 pub enum Claim {
     /// Every page of the range is now allocated by this call.
     Claimed,
@@ -183,7 +314,13 @@ pub enum Claim {
 /// `::two_lost_words_in_a_group_are_reported`; the in-word rows by
 /// `tests/faults.rs::ecc_every_single_flip_is_corrected` and
 /// `::ecc_double_flip_in_a_codeword`.
+///
+/// `#[non_exhaustive]`: built only by the maps (a field that a feature
+/// adds, such as `bad_pages` with `alloc`, breaks no code outside); read its
+/// fields, or start from `ScrubReport::default()`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use = "a scrub's report says what it found and could not repair"]
 pub struct ScrubReport {
     /// Storage words checked (for the dual bitmap: word pairs; for the
     /// striped map: data words).
@@ -212,6 +349,7 @@ pub struct ScrubReport {
 
 impl ScrubReport {
     /// True when nothing was found and nothing was left unchecked.
+    #[must_use]
     pub fn is_clean(&self) -> bool {
         self.corrected == 0 && self.uncorrectable == 0 && self.busy == 0
     }
@@ -228,7 +366,12 @@ impl ScrubReport {
 /// (and counts that repair in `ce_count`). A monitor should watch
 /// `ScrubReport::busy` staying nonzero across scrubs as well as these
 /// counters.
+///
+/// `#[non_exhaustive]`: built by the maps; outside the crate, start from
+/// `FaultStats::default()` and set the fields.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
 pub struct FaultStats {
     /// Corrected errors: repairs made in place, by operations and scrubs,
     /// counted as [`ScrubReport::corrected`] counts them (for the ECC maps,

@@ -128,13 +128,17 @@ const ANNOUNCE_TRIES: u32 = 4;
 /// recomputes its sum.
 /// See `docs/design.md` for the argument.
 ///
+/// With the `fault-injection` feature (the stray write):
+///
 /// ```
+/// # #[cfg(feature = "fault-injection")] {
 /// use eccmap::{FaultInjection, PageState, StripedBitmap};
 /// let map = StripedBitmap::with_pages(57 * 128);
 /// map.alloc_range(0, 100)?;
 /// map.write_storage_word(1, 0)?; // a stray memset over pages 57..114
 /// assert_eq!(map.is_allocated(60), Ok(true)); // rebuilt from its group
 /// assert_eq!(map.stats().ce_count, 1);
+/// # }
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
 pub struct StripedBitmap {
@@ -202,6 +206,7 @@ impl StripedBitmap {
 
     /// A map of `pages` free pages, data and parity in two allocations.
     #[cfg(feature = "alloc")]
+    #[must_use]
     pub fn with_pages(pages: usize) -> Self {
         let groups = Self::parity_words_for(pages);
         StripedBitmap {
@@ -218,6 +223,11 @@ impl StripedBitmap {
     /// anything is written: on error, it writes nothing. Taken by unique
     /// reference, so no other map can be built over them (see
     /// [`EccBitmap::from_static`](crate::EccBitmap::from_static)).
+    ///
+    /// # Errors
+    /// [`StateError::StorageTooSmall`] if `data` has fewer than
+    /// [`words_for(pages)`](Self::words_for) words or `parity` fewer than
+    /// [`parity_words_for(pages)`](Self::parity_words_for).
     pub fn from_static(
         data: &'static mut [AtomicU64],
         parity: &'static mut [AtomicU64],

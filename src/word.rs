@@ -78,8 +78,15 @@ pub trait AtomicWord<W>: sealed::Sealed + Send + Sync + Sized + 'static {
     /// As the atomic's `store`.
     fn store(&self, v: W, order: Ordering);
     /// As the atomic's `compare_exchange`.
+    ///
+    /// # Errors
+    /// The value found, if it was not `cur` (nothing is written).
     fn compare_exchange(&self, cur: W, new: W, ok: Ordering, err: Ordering) -> Result<W, W>;
     /// As the atomic's `compare_exchange_weak`.
+    ///
+    /// # Errors
+    /// The value found, if it was not `cur` or the exchange failed
+    /// spuriously (nothing is written).
     fn compare_exchange_weak(&self, cur: W, new: W, ok: Ordering, err: Ordering) -> Result<W, W>;
     /// As the atomic's `fetch_xor`.
     fn fetch_xor(&self, v: W, order: Ordering) -> W;

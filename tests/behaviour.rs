@@ -943,7 +943,30 @@ fn baseline_11_non_multiple_size<M: TestMap>() {
     assert!(map.scrub().is_clean());
 }
 
+/// `Debug` shows the map's size and counters, not its storage: the same
+/// few fields for a page and for a million pages.
+fn debug_shows_size_and_stats_not_storage<M: TestMap>() {
+    for pages in [1, 1_000_000] {
+        let map = M::with_pages(pages);
+        map.alloc(0).unwrap();
+        assert!(map.alloc(0).is_err());
+        let words = map.scrub().words;
+        let s = format!("{map:?}");
+        for want in [
+            format!("pages: {pages},"),
+            format!("words: {words},"),
+            format!("storage_bytes: {},", map.storage_bytes()),
+            format!("stats: {:?}", map.stats()),
+        ] {
+            assert!(s.contains(&want), "{}: {want} not in {s}", M::NAME);
+        }
+        assert_eq!(map.stats().double_alloc, 1);
+        assert!(s.len() < 250, "{}: {s}", M::NAME);
+    }
+}
+
 for_each_map!(
+    debug_shows_size_and_stats_not_storage,
     single_alloc_free,
     double_alloc_leaves_state_unchanged,
     double_free_leaves_state_unchanged,
@@ -981,9 +1004,9 @@ for_each_map!(
 #[test]
 fn dual_from_static_checks_both_bitmaps() {
     use eccmap::{DualBitmap, NativeWord};
-    let n = DualBitmap::words_for(100);
+    let n = DualBitmap::bitmap_words(100);
     let cells = |n| common::leak_cells::<NativeWord>(n, 0);
-    let e = DualBitmap::from_static(cells(n), cells(n - 1), 100).err();
+    let e = DualBitmap::from_static_pair(cells(n), cells(n - 1), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
@@ -991,7 +1014,7 @@ fn dual_from_static_checks_both_bitmaps() {
             given: n - 1
         })
     );
-    let e = DualBitmap::from_static(cells(n - 1), cells(n), 100).err();
+    let e = DualBitmap::from_static_pair(cells(n - 1), cells(n), 100).err();
     assert_eq!(
         e,
         Some(StateError::StorageTooSmall {
@@ -1057,4 +1080,114 @@ fn pages_per_word_as_documented() {
     // words_for is a const fn, usable to size static storage.
     const WORDS: usize = Ecc64::words_for(1000);
     assert_eq!(WORDS, 18);
+}
+
+/// A user's own `impl PageState` that defines only the required methods
+/// gets `snapshot` (added by the `alloc` feature) from the trait's default
+/// body: the same bits as the map's own snapshot, and the same refusal of a
+/// page of unknown state.
+#[test]
+fn a_user_impl_gets_the_default_snapshot() {
+    use eccmap::{Claim, DualBitmap, FaultInjection, PageState, ScrubReport};
+    struct Mine(DualBitmap);
+    impl PageState for Mine {
+        fn pages(&self) -> usize {
+            self.0.pages()
+        }
+        fn alloc(&self, page: usize) -> Result<(), StateError> {
+            self.0.alloc(page)
+        }
+        fn free(&self, page: usize) -> Result<(), StateError> {
+            self.0.free(page)
+        }
+        fn alloc_range(&self, first: usize, count: usize) -> Result<(), StateError> {
+            self.0.alloc_range(first, count)
+        }
+        fn free_range(&self, first: usize, count: usize) -> Result<(), StateError> {
+            self.0.free_range(first, count)
+        }
+        fn try_alloc_range(&self, first: usize, count: usize) -> Result<Claim, StateError> {
+            self.0.try_alloc_range(first, count)
+        }
+        fn is_allocated(&self, page: usize) -> Result<bool, StateError> {
+            self.0.is_allocated(page)
+        }
+        fn find_free(&self, from: usize) -> Result<Option<usize>, StateError> {
+            self.0.find_free(from)
+        }
+        fn count_allocated(&self) -> Result<usize, StateError> {
+            self.0.count_allocated()
+        }
+        fn scrub(&self) -> ScrubReport {
+            self.0.scrub()
+        }
+        fn scrub_exclusive(&mut self) -> ScrubReport {
+            self.0.scrub_exclusive()
+        }
+        fn stats(&self) -> FaultStats {
+            self.0.stats()
+        }
+        fn storage_bytes(&self) -> usize {
+            self.0.storage_bytes()
+        }
+    }
+    for pages in [0, 1, 63, 64, 65, 200] {
+        let mine = Mine(DualBitmap::with_pages(pages));
+        for p in pattern(pages).iter_ones() {
+            mine.alloc(p).unwrap();
+        }
+        let snap = mine.snapshot().unwrap();
+        assert_eq!(snap, mine.0.snapshot().unwrap(), "{pages} pages");
+        assert_eq!(snap.len(), pages);
+        assert_eq!(snap, pattern(pages), "{pages} pages");
+    }
+    let mine = Mine(DualBitmap::with_pages(200));
+    mine.0.flip_storage_bit(70).unwrap();
+    assert_eq!(
+        mine.snapshot(),
+        Err(StateError::Uncorrectable {
+            first: 70,
+            count: 1
+        })
+    );
+}
+
+/// The maps' and the allocator's `Debug`, exactly: the type without module
+/// paths, its parameters, its size and counters.
+#[test]
+fn debug_output() {
+    use eccmap::codes::Secded64;
+    use eccmap::{
+        EccBitmap, FrameAllocator, KeyedEccBitmap, PageState, PlainBitmap, StripedBitmap,
+    };
+    let stats = "FaultStats { ce_count: 0, ue_count: 0, double_alloc: 0, double_free: 0 }";
+    assert_eq!(
+        format!("{:?}", EccBitmap::<Secded64>::with_pages(114)),
+        format!("EccBitmap {{ types: <Secded64>, pages: 114, words: 2, storage_bytes: 16, stats: {stats} }}")
+    );
+    assert_eq!(
+        format!("{:?}", KeyedEccBitmap::<Secded64>::with_pages(57)),
+        format!("EccBitmap {{ types: <Secded64, AddressKeyed>, pages: 57, words: 1, storage_bytes: 8, stats: {stats} }}")
+    );
+    assert_eq!(
+        format!("{:?}", StripedBitmap::with_pages(57)),
+        format!("StripedBitmap {{ pages: 57, words: 1, storage_bytes: 16, stats: {stats} }}")
+    );
+    let native = eccmap::NativeWord::BITS as usize;
+    assert_eq!(
+        format!("{:?}", PlainBitmap::with_pages(native)),
+        format!(
+            "PlainBitmap {{ pages: {native}, words: 1, storage_bytes: {}, stats: {stats} }}",
+            native / 8
+        )
+    );
+    let frames = FrameAllocator::new(eccmap::DualBitmap::with_pages(100));
+    frames.reserve(0, 10).unwrap();
+    assert_eq!(
+        format!("{frames:?}"),
+        format!(
+            "FrameAllocator {{ pages: 100, free_pages: 90, policy: NextFit, storage_bytes: {}, stats: {stats} }}",
+            frames.map().storage_bytes()
+        )
+    );
 }

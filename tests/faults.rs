@@ -571,7 +571,7 @@ fn dual_every_single_flip_is_detected_not_repaired() {
     let map: DualBitmap = map_with(&model);
     let before = raw(&map);
     // Word pairs, of the native word.
-    let n = DualBitmap::words_for(pages);
+    let n = DualBitmap::bitmap_words(pages);
     let bits = eccmap::NativeWord::BITS as usize;
     let mut detected_on_page = 0;
     for bit in 0..map.storage_bits() {

@@ -11,7 +11,7 @@
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target-loom \
-//!     cargo test --release -p eccmap --test loom
+//!     cargo test --release -p eccmap --features fault-injection --test loom
 //! ```
 //!
 //! The preemption bound is 3 unless `LOOM_MAX_PREEMPTIONS` says otherwise.

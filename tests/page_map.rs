@@ -47,3 +47,40 @@ fn page_map_behaves_as_the_configured_type() {
         assert_eq!(map.stats().ce_count, 1);
     }
 }
+
+/// Code written against `PageMap` alone (sizing its storage with
+/// `PageMap::words_for`, building it with `PageMap::from_static`) compiles
+/// and works with and without the `dual-bitmap` feature: no `cfg` here.
+/// `.ci/run` runs this file in both configurations.
+#[cfg(not(feature = "panic-on-fault"))]
+#[test]
+fn page_map_from_static_builds_under_every_feature_setting() {
+    use eccmap::{PageMapStorage, PageState, StateError};
+    const PAGES: usize = 1000;
+    fn leak(words: usize) -> &'static mut [PageMapStorage] {
+        Box::leak(
+            (0..words)
+                .map(|_| PageMapStorage::new(u64::MAX as _))
+                .collect(),
+        )
+    }
+    let words = PageMap::words_for(PAGES);
+    let map = PageMap::from_static(leak(words), PAGES).unwrap();
+    assert_eq!(map.pages(), PAGES);
+    assert_eq!(map.count_allocated(), Ok(0));
+    map.alloc_range(0, 16).unwrap();
+    assert_eq!(map.find_free(0), Ok(Some(16)));
+    assert!(map.scrub().is_clean());
+    // The storage it uses is all the storage `words_for` asked for.
+    assert_eq!(
+        map.storage_bytes(),
+        words * std::mem::size_of::<PageMapStorage>()
+    );
+    assert_eq!(
+        PageMap::from_static(leak(words - 1), PAGES).err(),
+        Some(StateError::StorageTooSmall {
+            needed: words,
+            given: words - 1
+        })
+    );
+}

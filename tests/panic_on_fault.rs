@@ -5,7 +5,7 @@
 //! refused range has been undone before the panic.
 //!
 //! Run alone, as `.ci/run` does:
-//! `cargo test -p eccmap --features panic-on-fault --test panic_on_fault`.
+//! `cargo test -p eccmap --features panic-on-fault,fault-injection --test panic_on_fault`.
 //! (The other test files expect returned errors and are off with this
 //! feature.)
 #![cfg(feature = "panic-on-fault")]

@@ -63,6 +63,8 @@ fn failed_free_range_changes_nothing_under_a_racing_claim() {
                     Ok(Claim::Claimed) => {
                         claimed.fetch_add(1, Ordering::Relaxed);
                     }
+                    // `Claim` is `#[non_exhaustive]`.
+                    Ok(c) => panic!("{c:?}"),
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -318,6 +320,38 @@ fn words<W: Word>(ptr: *const W::Atomic, n: usize) -> Vec<u64> {
 
 const FILL: u64 = 0xDEAD_BEEF_F00D_CAFE;
 
+/// `DualBitmap::from_static` over one buffer: the primary in its first
+/// `bitmap_words` words, the complemented secondary in the next as many,
+/// the words past them untouched.
+#[test]
+fn dual_from_static_puts_primary_then_secondary_in_one_buffer() {
+    let pages = 3 * NativeWord::BITS as usize - 5;
+    let n = DualBitmap::bitmap_words(pages);
+    assert_eq!((n, DualBitmap::words_for(pages)), (3, 6));
+    let (s, p) = storage::<NativeWord>(2 * n + 2, FILL);
+    let map = DualBitmap::from_static(s, pages).unwrap();
+    let bits = NativeWord::BITS as usize;
+    let used = [0, 3, bits + 1, pages - 1];
+    for page in used {
+        map.alloc(page).unwrap();
+    }
+    assert_eq!(map.scrub().words, n);
+    drop(map);
+    let mut primary = vec![0u64; n];
+    for page in used {
+        primary[page / bits] |= 1 << (page % bits);
+    }
+    let ones = NativeWord::MAX.low_u64();
+    let secondary: Vec<u64> = primary.iter().map(|w| !w & ones).collect();
+    let want: Vec<u64> = primary
+        .iter()
+        .chain(&secondary)
+        .copied()
+        .chain([fill::<NativeWord>(); 2])
+        .collect();
+    assert_eq!(words::<NativeWord>(p, 2 * n + 2), want);
+}
+
 /// `FILL` as a cell of word `W` holds it.
 fn fill<W: Word>() -> u64 {
     W::from_u64(FILL).low_u64()
@@ -328,11 +362,11 @@ fn fill<W: Word>() -> u64 {
 #[test]
 fn failed_from_static_writes_nothing() {
     let pages = 1000;
-    let n = DualBitmap::words_for(pages);
+    let n = DualBitmap::bitmap_words(pages);
     let (first, p) = storage::<NativeWord>(n, FILL);
     let (second, _) = storage::<NativeWord>(n - 1, FILL);
     assert_eq!(
-        DualBitmap::from_static(first, second, pages).err(),
+        DualBitmap::from_static_pair(first, second, pages).err(),
         Some(StateError::StorageTooSmall {
             needed: n,
             given: n - 1
@@ -361,7 +395,21 @@ fn failed_from_static_writes_nothing() {
         "StripedBitmap wrote its data"
     );
 
-    // The one-buffer constructors, for completeness.
+    // The one-buffer constructors, for completeness (the dual bitmap's
+    // splits its buffer in two).
+    let n = DualBitmap::words_for(pages);
+    let (s, p) = storage::<NativeWord>(n - 1, FILL);
+    assert_eq!(
+        DualBitmap::from_static(s, pages).err(),
+        Some(StateError::StorageTooSmall {
+            needed: n,
+            given: n - 1
+        })
+    );
+    assert_eq!(
+        words::<NativeWord>(p, n - 1),
+        vec![fill::<NativeWord>(); n - 1]
+    );
     let n = Ecc::words_for(pages);
     let (s, p) = storage::<u64>(n - 1, FILL);
     assert!(Ecc::from_static(s, pages).is_err());

@@ -1,7 +1,7 @@
 //! What the fault campaign found in StripedBitmap (`ecc64s`): regression
 //! tests for what src/striped.rs has since fixed, and failing reproductions
 //! of what it has not, kept `#[ignore]`d
-//! (`cargo test --test striped_campaign_repro -- --ignored`).
+//! (`cargo test --features fault-injection --test striped_campaign_repro -- --ignored`).
 //! Every fault is injected behind the encoder's back through FaultInjection.
 #![cfg(not(feature = "panic-on-fault"))]
 

@@ -136,7 +136,8 @@ fn words_per_target() {
     };
     assert_eq!(NativeWord::BITS, native);
     assert_eq!(eccmap::PlainBitmap::words_for(native as usize), 1);
-    assert_eq!(eccmap::DualBitmap::words_for(native as usize + 1), 2);
+    assert_eq!(eccmap::DualBitmap::bitmap_words(native as usize + 1), 2);
+    assert_eq!(eccmap::DualBitmap::words_for(native as usize + 1), 4);
     // One (32,26) codeword per `AtomicU32`, on every target.
     assert_eq!(EccBitmap::<Secded32>::PAGES_PER_WORD, 26);
     let storage = std::mem::size_of::<eccmap::PageMapStorage>();

@@ -5,7 +5,7 @@
 //! refused frees leaving the state as it was, and an uncorrectable word
 //! turned into "no frame" and counted.
 //!
-//! `cargo test -p eccmap --features x86_64 --test x86_64_adapter`; with
+//! `cargo test -p eccmap --features x86_64,fault-injection --test x86_64_adapter`; with
 //! `panic-on-fault` as well, the tests of that mode run instead of those
 //! that expect a refused free to be ignored.
 

@@ -78,6 +78,7 @@ struct ReadmeDoctests;
 
 /// The result of decoding a stored word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "a decode's verdict says whether the data can be used"]
 pub enum Decoded {
     /// The word is a codeword; here is its data.
     Clean(u64),

@@ -48,6 +48,7 @@ impl Matrix {
     /// are more than 64 data columns or more than 72 columns in all; if
     /// `coset` or a column has a bit at or above `r`; if a column is zero;
     /// if two columns (check columns included) are equal.
+    #[must_use]
     pub const fn systematic(data_columns: &[u8], r: u32, coset: u8) -> Matrix {
         let k = data_columns.len();
         assert!(r >= 1 && r <= 8, "1 to 8 check bits");

@@ -225,6 +225,7 @@ const fn to_systematic(r: u16) -> u16 {
 /// The result of decoding a 128-bit word: [`Decoded`](crate::Decoded) with
 /// 112 bits of data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use = "a decode's verdict says whether the data can be used"]
 pub enum Decoded128 {
     /// The word is a codeword; here is its data (bits `0..112`).
     Clean(u128),
@@ -371,6 +372,7 @@ impl Secded128 {
 
     /// The codec with the fastest syndrome this CPU runs: carry-less
     /// multiplication if available, else the portable tables.
+    #[must_use]
     pub fn new() -> Secded128 {
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         if let Some(c) = clmul::Clmul::detect() {
@@ -380,6 +382,7 @@ impl Secded128 {
     }
 
     /// The codec on the portable tables, whatever the CPU.
+    #[must_use]
     pub const fn portable() -> Secded128 {
         Secded128 { imp: Imp::Portable }
     }

@@ -25,13 +25,13 @@ fn mask_saturates_at_64_bits() {
 #[test]
 #[should_panic(expected = "1 to 8 check bits")]
 fn systematic_no_check_bits() {
-    Matrix::systematic(&[3], 0, 0);
+    let _ = Matrix::systematic(&[3], 0, 0);
 }
 
 #[test]
 #[should_panic(expected = "1 to 8 check bits")]
 fn systematic_nine_check_bits() {
-    Matrix::systematic(&[3], 9, 0);
+    let _ = Matrix::systematic(&[3], 9, 0);
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn systematic_65_data_bits() {
         .take(65)
         .collect();
     assert_eq!(cols.len(), 65);
-    Matrix::systematic(&cols, 7, 0);
+    let _ = Matrix::systematic(&cols, 7, 0);
 }
 
 #[test]
@@ -59,31 +59,31 @@ fn systematic_64_data_and_8_check_bits_is_the_limit() {
 #[test]
 #[should_panic(expected = "coset wider than the check bits")]
 fn systematic_coset_too_wide() {
-    Matrix::systematic(&[3, 5, 6, 7], 3, 0b1000);
+    let _ = Matrix::systematic(&[3, 5, 6, 7], 3, 0b1000);
 }
 
 #[test]
 #[should_panic(expected = "column wider than r")]
 fn systematic_column_too_wide() {
-    Matrix::systematic(&[3, 5, 6, 0b1011], 3, 0);
+    let _ = Matrix::systematic(&[3, 5, 6, 0b1011], 3, 0);
 }
 
 #[test]
 #[should_panic(expected = "zero column")]
 fn systematic_zero_column() {
-    Matrix::systematic(&[3, 0], 3, 0);
+    let _ = Matrix::systematic(&[3, 0], 3, 0);
 }
 
 #[test]
 #[should_panic(expected = "repeated column")]
 fn systematic_repeated_data_column() {
-    Matrix::systematic(&[3, 5, 3], 3, 0);
+    let _ = Matrix::systematic(&[3, 5, 3], 3, 0);
 }
 
 #[test]
 #[should_panic(expected = "repeated column")]
 fn systematic_data_column_equal_to_a_check_column() {
-    Matrix::systematic(&[3, 0b100], 3, 0);
+    let _ = Matrix::systematic(&[3, 0b100], 3, 0);
 }
 
 // --- Matrix accessors.
@@ -194,7 +194,7 @@ fn syndrome_of_a_72_bit_matrix() {
 #[test]
 #[should_panic(expected = "code wider than 64 bits")]
 fn decode_of_a_72_bit_matrix() {
-    Hsiao72::MATRIX.decode(1);
+    let _ = Hsiao72::MATRIX.decode(1);
 }
 
 #[test]

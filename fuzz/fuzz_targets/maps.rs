@@ -174,6 +174,9 @@ fn run<M: TestMap>(u: &mut Unstructured, scheme: Scheme) -> Result<()> {
                 let r = match r {
                     Ok(Claim::Claimed) => Ok(None),
                     Ok(Claim::Busy { page }) => Ok(Some(page)),
+                    // `Claim` is `#[non_exhaustive]`: an outcome this
+                    // target does not know is a failure.
+                    Ok(c) => panic!("try_alloc_range: unknown outcome {c:?}"),
                     Err(e) => Err(Refused::Error(e)),
                 };
                 ranged(&trust, &mut model, first, count, true, r);

@@ -50,7 +50,9 @@ pub(crate) enum BitRole {
 }
 
 /// One map type as the tests see it.
-pub(crate) trait TestMap: PageState + FaultInjection + Sized + 'static {
+pub(crate) trait TestMap:
+    PageState + FaultInjection + std::fmt::Debug + Sized + 'static
+{
     /// Short name for messages.
     const NAME: &'static str;
     /// Pages held by one storage word of state (the map's own word: a
@@ -213,13 +215,13 @@ impl TestMap for DualBitmap {
         DualBitmap::with_pages(pages)
     }
     fn words_for(pages: usize) -> usize {
-        DualBitmap::words_for(pages)
+        DualBitmap::bitmap_words(pages)
     }
     fn storage_words_for(pages: usize) -> usize {
-        2 * DualBitmap::words_for(pages)
+        DualBitmap::words_for(pages)
     }
     fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
-        DualBitmap::from_static(
+        DualBitmap::from_static_pair(
             leak_cells::<eccmap::NativeWord>(given, 0xDEAD_BEEF_F00D_CAFE),
             leak_cells::<eccmap::NativeWord>(given, 0x0123_4567_89AB_CDEF),
             pages,
@@ -230,7 +232,7 @@ impl TestMap for DualBitmap {
     }
     fn guard_bits(&self, page: usize) -> Vec<usize> {
         // The secondary's words follow the primary's.
-        vec![DualBitmap::words_for(self.pages()) * NATIVE + page]
+        vec![DualBitmap::bitmap_words(self.pages()) * NATIVE + page]
     }
     fn bit_role(&self, _bit: usize) -> BitRole {
         BitRole::Bitmap
