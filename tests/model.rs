@@ -290,6 +290,7 @@ fn run<M: TestMap>(s: &Scenario, inject: bool) -> bool {
             ue_count: 0,
             double_alloc: r.double_alloc,
             double_free: r.double_free,
+            restored: 0,
         },
         "{} counters",
         M::NAME
