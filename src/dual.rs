@@ -265,18 +265,18 @@ impl Engine for DualBitmap {
         w: usize,
         mask: NativeWord,
         truth: NativeWord,
-        _keep: NativeWord,
+        keep: NativeWord,
     ) -> Result<Rewrite<NativeWord>, NativeWord> {
-        // Each copy's bits of the range only: the other pages' updates go
-        // on meanwhile, each copy a compare-and-swap retried if it changed.
-        // Between the two writes a reader of the range sees the copies
-        // disagree, as it would inside an update.
-        let (p, _) = restore_bits::<NativeWord>(&self.primary[w], mask, truth);
-        let (s, _) = restore_bits::<NativeWord>(&self.secondary[w], mask, !truth);
-        let wrong = ((p ^ truth) | (s ^ !truth)) & mask;
+        // Each copy's bits of the range (and those past the map's end,
+        // free) only: the other pages' updates go on meanwhile, each copy
+        // a compare-and-swap retried if it changed. Between the two writes
+        // a reader of the range sees the copies disagree, as it would
+        // inside an update.
+        let (p, p_now) = restore_bits::<NativeWord>(&self.primary[w], !keep, truth);
+        let (s, s_now) = restore_bits::<NativeWord>(&self.secondary[w], !keep, !truth);
         Ok(Rewrite {
-            written: wrong != 0,
-            pages: wrong,
+            written: p != p_now || s != s_now,
+            pages: ((p ^ truth) | (s ^ !truth)) & mask,
             was: p,
             unknown: !(p ^ s) & mask,
         })

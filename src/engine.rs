@@ -685,7 +685,11 @@ pub(crate) fn restore<E: Engine>(
     let ppw = E::PAGES_PER_WORD;
     let (w0, w1) = (first / ppw, (first + count - 1) / ppw);
     for (w, mask) in pieces::<E>(first, count).filter(|&(w, _)| w == w0 || w == w1) {
-        let bad = m.restore_refuses(w, valid(m, w) & !mask);
+        let keep = valid(m, w) & !mask;
+        if keep == E::Word::ZERO {
+            continue;
+        }
+        let bad = m.restore_refuses(w, keep);
         if bad != E::Word::ZERO {
             return Err(uncorrectable(m, w, bad, bad));
         }

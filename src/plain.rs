@@ -203,11 +203,12 @@ impl Engine for PlainBitmap {
         w: usize,
         mask: NativeWord,
         truth: NativeWord,
-        _keep: NativeWord,
+        keep: NativeWord,
     ) -> Result<Rewrite<NativeWord>, NativeWord> {
-        let (was, _) = restore_bits(&self.words[w], mask, truth);
+        // The range's bits, and those past the map's end (free).
+        let (was, now) = restore_bits(&self.words[w], !keep, truth);
         Ok(Rewrite {
-            written: (was ^ truth) & mask != 0,
+            written: was != now,
             pages: (was ^ truth) & mask,
             was,
             unknown: 0,
