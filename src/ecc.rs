@@ -789,7 +789,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
 
 /// [`Unkeyed::key`] at compile time.
 #[cfg(not(loom))]
-const fn unkeyed_key<C: LaneCode>(_word: usize) -> u64 {
+const fn unkeyed_key(_word: usize) -> u64 {
     0
 }
 
@@ -805,7 +805,7 @@ pub(crate) const fn address_key<C: LaneCode>(word: usize) -> u64 {
 /// gets its own, the blank words computed by the code-generic
 /// `blank_value`.
 macro_rules! static_storage {
-    ($code:ty, $keying:ty, $key:ident, $atomic:ty, $word:ty) => {
+    ($code:ty, $keying:ty, $key:expr, $atomic:ty, $word:ty) => {
         #[cfg(not(loom))]
         impl EccBitmap<$code, $keying> {
             /// The storage of a map of `pages` free pages, built at compile
@@ -827,7 +827,7 @@ macro_rules! static_storage {
                 let mut cells = [const { <$atomic>::new(0) }; N];
                 let mut w = 0;
                 while w < N {
-                    let v = Self::blank_value($key::<$code>(w));
+                    let v = Self::blank_value($key(w));
                     cells[w] = <$atomic>::new(v as $word);
                     w += 1;
                 }
@@ -845,25 +845,25 @@ use eccmap_codes::{Hamming74, Hamming84, Secded32};
 use eccmap_codes::{Secded64, Secded64Burst};
 
 static_storage!(Secded32, Unkeyed, unkeyed_key, AtomicU32, u32);
-static_storage!(Secded32, AddressKeyed, address_key, AtomicU32, u32);
+static_storage!(Secded32, AddressKeyed, address_key::<Secded32>, AtomicU32, u32);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Secded64, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Secded64, AddressKeyed, address_key, AtomicU64, u64);
+static_storage!(Secded64, AddressKeyed, address_key::<Secded64>, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Secded64Burst, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Secded64Burst, AddressKeyed, address_key, AtomicU64, u64);
+static_storage!(Secded64Burst, AddressKeyed, address_key::<Secded64Burst>, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Hamming84, AddressKeyed, address_key, AtomicU64, u64);
+static_storage!(Hamming84, AddressKeyed, address_key::<Hamming84>, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(not(target_has_atomic = "64"))]
 static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU32, u32);
 #[cfg(not(target_has_atomic = "64"))]
-static_storage!(Hamming84, AddressKeyed, address_key, AtomicU32, u32);
+static_storage!(Hamming84, AddressKeyed, address_key::<Hamming84>, AtomicU32, u32);
 #[cfg(not(target_has_atomic = "64"))]
 static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU32, u32);
 // `KeyedEccBitmap<Hamming74>` does not exist (AddressKeyed refuses it).

@@ -201,6 +201,21 @@ pub trait StaticLayout: Sealed + Sized {
 /// storage inside the map's initialiser, where nothing else can name it.
 ///
 /// Not under `--cfg loom` (loom's atomics have no `const` constructor).
+///
+/// ```
+/// use eccmap::{PageMap, PageState, StaticStorage};
+/// static STORAGE: StaticStorage<PageMap, { PageMap::static_cells(1000) }> =
+///     PageMap::static_storage(1000);
+/// static MAP: PageMap = PageMap::from_static_storage(&STORAGE);
+/// assert_eq!(MAP.pages(), 1000);
+/// ```
+///
+/// A cell count that is not the map's for its pages does not compile:
+///
+/// ```compile_fail,E0080
+/// use eccmap::{PageMap, StaticStorage};
+/// static STORAGE: StaticStorage<PageMap, 3> = PageMap::static_storage(1000);
+/// ```
 pub struct StaticStorage<M: StaticLayout, const N: usize> {
     pub(crate) pages: usize,
     pub(crate) cells: [M::Cell; N],
