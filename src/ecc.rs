@@ -782,6 +782,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// [`blank_word`](Self::blank_word) at compile time, in the low 64 bits,
     /// for a word whose key pattern is `key`. `tests/static_map.rs` checks
     /// the two agree for every code and keying.
+    #[cfg(not(loom))]
     pub(crate) const fn blank_value(key: u64) -> u64 {
         (Self::INIT ^ key) & eccmap_codes::mask((Self::LANES * Self::N) as u32)
     }
@@ -837,33 +838,65 @@ macro_rules! static_storage {
     };
 }
 
+#[cfg(not(loom))]
 use crate::primitive::AtomicU32;
-#[cfg(target_has_atomic = "64")]
+#[cfg(all(not(loom), target_has_atomic = "64"))]
 use crate::primitive::AtomicU64;
+#[cfg(not(loom))]
 use eccmap_codes::{Hamming74, Hamming84, Secded32};
-#[cfg(target_has_atomic = "64")]
+#[cfg(all(not(loom), target_has_atomic = "64"))]
 use eccmap_codes::{Secded64, Secded64Burst};
 
 static_storage!(Secded32, Unkeyed, unkeyed_key, AtomicU32, u32);
-static_storage!(Secded32, AddressKeyed, address_key::<Secded32>, AtomicU32, u32);
+static_storage!(
+    Secded32,
+    AddressKeyed,
+    address_key::<Secded32>,
+    AtomicU32,
+    u32
+);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Secded64, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Secded64, AddressKeyed, address_key::<Secded64>, AtomicU64, u64);
+static_storage!(
+    Secded64,
+    AddressKeyed,
+    address_key::<Secded64>,
+    AtomicU64,
+    u64
+);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Secded64Burst, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Secded64Burst, AddressKeyed, address_key::<Secded64Burst>, AtomicU64, u64);
+static_storage!(
+    Secded64Burst,
+    AddressKeyed,
+    address_key::<Secded64Burst>,
+    AtomicU64,
+    u64
+);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(target_has_atomic = "64")]
-static_storage!(Hamming84, AddressKeyed, address_key::<Hamming84>, AtomicU64, u64);
+static_storage!(
+    Hamming84,
+    AddressKeyed,
+    address_key::<Hamming84>,
+    AtomicU64,
+    u64
+);
 #[cfg(target_has_atomic = "64")]
 static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU64, u64);
 #[cfg(not(target_has_atomic = "64"))]
 static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU32, u32);
 #[cfg(not(target_has_atomic = "64"))]
-static_storage!(Hamming84, AddressKeyed, address_key::<Hamming84>, AtomicU32, u32);
+static_storage!(
+    Hamming84,
+    AddressKeyed,
+    address_key::<Hamming84>,
+    AtomicU32,
+    u32
+);
 #[cfg(not(target_has_atomic = "64"))]
 static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU32, u32);
 // `KeyedEccBitmap<Hamming74>` does not exist (AddressKeyed refuses it).

@@ -124,7 +124,10 @@ pub use error::StateError;
 pub use frame::{FrameAllocator, Policy};
 pub use plain::{NativeStorage, PlainBitmap};
 pub use state::{Claim, FaultInjection, FaultStats, PageState, Restored, ScrubReport};
-pub use storage::{StaticLayout, StaticStorage};
+pub use storage::StaticLayout;
+/// Not under `--cfg loom`.
+#[cfg(not(loom))]
+pub use storage::StaticStorage;
 /// Not on targets without 64-bit atomics: its parity words need them.
 #[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};

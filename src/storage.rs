@@ -216,15 +216,16 @@ pub trait StaticLayout: Sealed + Sized {
 /// use eccmap::{PageMap, StaticStorage};
 /// static STORAGE: StaticStorage<PageMap, 3> = PageMap::static_storage(1000);
 /// ```
+#[cfg(not(loom))]
 pub struct StaticStorage<M: StaticLayout, const N: usize> {
     pub(crate) pages: usize,
     pub(crate) cells: [M::Cell; N],
     pub(crate) counters: CounterCells,
 }
 
+#[cfg(not(loom))]
 impl<M: StaticLayout, const N: usize> StaticStorage<M, N> {
     /// Storage of `cells` for a map of `pages` pages, its counters at 0.
-    #[cfg(not(loom))]
     pub(crate) const fn new(pages: usize, cells: [M::Cell; N]) -> Self {
         StaticStorage {
             pages,
@@ -239,6 +240,7 @@ impl<M: StaticLayout, const N: usize> StaticStorage<M, N> {
     }
 }
 
+#[cfg(not(loom))]
 impl<M: StaticLayout, const N: usize> core::fmt::Debug for StaticStorage<M, N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("StaticStorage")

@@ -107,7 +107,10 @@ fn exercise<M: TestMap>(map: &'static M) {
         }
         Protection::Detects => {
             assert!(
-                matches!(map.is_allocated(page), Err(StateError::Uncorrectable { .. })),
+                matches!(
+                    map.is_allocated(page),
+                    Err(StateError::Uncorrectable { .. })
+                ),
                 "{}",
                 M::NAME
             );
