@@ -436,8 +436,6 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
 
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
-    // Used by the striped map, which needs 64-bit atomics.
-    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
     #[inline]
     pub(crate) fn encode_word(w: usize, pages: C::Word) -> C::Word {
         Self::blank_word(w) ^ Self::delta(pages)

@@ -4,6 +4,8 @@
 //! the group checks that rebuild or confirm a word). With the protocol's
 //! in-flight count ignored, `striped_rebuild_races_update` fails at bound 3
 //! (a rebuild from a torn snapshot loses a page).
+//! And `PageState::restore` racing updates outside and inside its range,
+//! and (striped) in its group.
 //!
 //! Under `--cfg loom` the library's atomics are loom's (`src/primitive.rs`),
 //! so these run the library's own update, read, repair and scrub code.

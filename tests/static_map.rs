@@ -23,7 +23,7 @@ use eccmap::{
 };
 
 /// Asserts that the static map `map` stores what `with_pages` stores.
-fn same_as_with_pages<M: PageState + FaultInjection>(
+fn static_storage_equals_with_pages<M: PageState + FaultInjection>(
     map: &M,
     pages: usize,
     with_pages: fn(usize) -> M,
@@ -50,7 +50,7 @@ macro_rules! static_equals_with_pages {
                     static M3: $map = static_map!($map, 4099);
                     static M4: $map = static_map!($map, 64 * 57 * 2 + 3);
                     for (map, pages) in [(&M0, 0), (&M1, 1), (&M2, 100), (&M3, 4099), (&M4, 64 * 57 * 2 + 3)] {
-                        same_as_with_pages(map, pages, <$map>::with_pages);
+                        static_storage_equals_with_pages(map, pages, <$map>::with_pages);
                     }
                 }
             )*
@@ -76,7 +76,7 @@ static_equals_with_pages!(
 
 /// Allocates, frees, takes a flipped bit as the scheme promises, and is
 /// restored: on a static map of `pages_of::<M>()` pages.
-fn exercise<M: TestMap>(map: &'static M) {
+fn a_static_map_allocates_frees_and_takes_a_fault<M: TestMap>(map: &'static M) {
     let ppw = M::PAGES_PER_WORD;
     let pages = map.pages();
     assert_eq!(pages, 3 * ppw + 5);
@@ -129,7 +129,7 @@ fn exercise<M: TestMap>(map: &'static M) {
 }
 
 /// One test per map type: a static map of `3 * PAGES_PER_WORD + 5` pages
-/// through [`exercise`].
+/// through [`a_static_map_allocates_frees_and_takes_a_fault`].
 macro_rules! static_maps_work {
     ($($name:ident: $map:ty),* $(,)?) => {
         mod a_static_map_allocates_frees_and_takes_a_fault {
@@ -138,7 +138,7 @@ macro_rules! static_maps_work {
                 #[test]
                 fn $name() {
                     static MAP: $map = static_map!($map, 3 * <$map as TestMap>::PAGES_PER_WORD + 5);
-                    exercise(&MAP);
+                    a_static_map_allocates_frees_and_takes_a_fault(&MAP);
                 }
             )*
         }
