@@ -159,8 +159,10 @@ pub trait PageState: Send + Sync {
     ) -> Result<Restored, StateError>;
 }
 
-/// What one [`PageState::restore`] rewrote.
+/// What one [`PageState::restore`] rewrote. More fields may be added
+/// (`#[non_exhaustive]`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Restored {
     /// Storage words written (for the dual bitmap: word pairs; for the
     /// striped map: data words). A word whose encoding was already the

@@ -76,17 +76,17 @@ fn restore_after_every_word_is_lost<M: TestMap>() {
     let want = if M::PROTECTION == Protection::Silent {
         // Zeroed bitmap words read "free": the words and pages that the
         // truth has allocated were wrong.
-        Restored {
-            words: (0..words)
+        (
+            (0..words)
                 .filter(|w| (w * ppw..pages.min(w * ppw + ppw)).any(truth))
                 .count(),
-            pages: model.count_ones(),
-        }
+            model.count_ones(),
+        )
     } else {
-        Restored { words, pages }
+        (words, pages)
     };
-    assert_eq!(r, want, "{}: what was rewritten", M::NAME);
-    assert_eq!(map.stats().restored, want.words as u64, "{}", M::NAME);
+    assert_eq!((r.words, r.pages), want, "{}: what was rewritten", M::NAME);
+    assert_eq!(map.stats().restored, want.0 as u64, "{}", M::NAME);
     assert_matches(&map, &model, M::NAME);
     let ce = map.stats().ce_count;
     assert!(map.scrub().is_clean(), "{}: scrub after restore", M::NAME);
@@ -128,14 +128,14 @@ fn restore_rewrites_exactly_the_range<M: TestMap>() {
     let range = ppw / 2..3 * ppw + ppw / 3;
     let model = with_truth(&before, range.clone());
     let wrong = range.clone().filter(|&p| before[p] != model[p]);
-    let want = Restored {
-        words: {
+    let want = (
+        {
             let mut w: Vec<usize> = wrong.clone().map(|p| p / ppw).collect();
             w.dedup();
             w.len()
         },
-        pages: wrong.count(),
-    };
+        wrong.count(),
+    );
     let asked = Cell::new(0);
     let r = map
         .restore(range.start, range.len(), &|p| {
@@ -150,8 +150,8 @@ fn restore_rewrites_exactly_the_range<M: TestMap>() {
         "{}: each page asked once",
         M::NAME
     );
-    assert_eq!(r, want, "{}", M::NAME);
-    assert_eq!(map.stats().restored, want.words as u64, "{}", M::NAME);
+    assert_eq!((r.words, r.pages), want, "{}", M::NAME);
+    assert_eq!(map.stats().restored, want.0 as u64, "{}", M::NAME);
     assert_matches(&map, &model, M::NAME);
     assert!(map.scrub().is_clean(), "{}", M::NAME);
     assert_storage(&map, &model, M::NAME);
