@@ -808,7 +808,7 @@ macro_rules! static_storage {
         #[cfg(not(loom))]
         impl EccBitmap<$code, $keying> {
             /// The storage of a map of `pages` free pages, built at compile
-            /// time: every word as [`with_pages`](Self::with_pages) writes
+            /// time: every word as `with_pages` writes
             /// it (`tests/static_map.rs::static_storage_equals_with_pages`).
             /// Put it in a `static` and build the map over it with
             /// [`from_static_storage`](Self::from_static_storage), or let

@@ -27,7 +27,12 @@
 //! instead of returning the error, the baseline's fail-deterministically
 //! mode), `dual-bitmap` (see above). Without `alloc`, maps are built over
 //! caller-provided `&'static mut` storage with `from_static` (of
-//! [`PageMapStorage`] for a `PageMap`).
+//! [`PageMapStorage`] for a `PageMap`), or at compile time in a `static`
+//! (below).
+//!
+//! A page whose stored state is lost (`ScrubReport::bad_pages`,
+//! [`StateError::Uncorrectable`]) is written back from the caller's own
+//! records with [`PageState::restore`], while other threads use the map.
 //!
 //! ## A map in a `static`
 //!

@@ -278,7 +278,9 @@ pub struct ScrubReport {
     /// could not resolve; for a stale group (its sum out of date), only the
     /// pages of members beyond in-word correction
     /// (`tests/striped_contention.rs::a_group_made_stale_by_contention_is_checked_in_word_not_reported`).
-    /// An operation that fails names only its own word's pages.
+    /// An operation that fails names only its own word's pages. A caller
+    /// that knows their true state writes it back with
+    /// [`PageState::restore`].
     #[cfg(feature = "alloc")]
     pub bad_pages: Vec<Range<usize>>,
 }

@@ -191,8 +191,8 @@ pub trait StaticLayout: Sealed + Sized {
 /// nothing initialised at run time.
 ///
 /// `M::static_storage::<N>(pages)` (a `const fn`) encodes `N` cells, every
-/// page free, exactly as [`with_pages`](crate::EccBitmap::with_pages)
-/// would (`N` must be `M::static_cells(pages)`, checked at compile time);
+/// page free, exactly as `with_pages` would (`N` must be
+/// `M::static_cells(pages)`, checked at compile time);
 /// `M::from_static_storage(&STORAGE)` (a `const fn`, no write) builds the
 /// map over it. Its cells cannot be reached but through a map, and the map
 /// keeps its counters here too: a second map built over the same storage
