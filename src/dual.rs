@@ -1,10 +1,12 @@
 //! The baseline: a bitmap and its complement in two separate allocations.
 
-use crate::engine::{clash, Conflict, Engine, WordRead};
-use crate::plain::{test_and_update, NativeStorage};
+use crate::engine::{clash, Conflict, Engine, Rewrite, WordRead};
+use crate::plain::{restore_bits, test_and_update, NativeStorage};
 use crate::primitive::{fence, pause, Ordering};
 use crate::state::ScrubReport;
-use crate::storage::{Counters, Words};
+#[cfg(not(loom))]
+use crate::storage::StaticStorage;
+use crate::storage::{Counters, StaticLayout, Words};
 use crate::word::NativeWord;
 use crate::StateError;
 
@@ -144,6 +146,57 @@ impl DualBitmap {
         })
     }
 
+    /// Cells of a [`StaticStorage`] for `pages` pages,
+    /// [`words_for(pages)`](Self::words_for): the primary's
+    /// [`bitmap_words(pages)`](Self::bitmap_words), then the secondary's.
+    pub const fn static_cells(pages: usize) -> usize {
+        Self::words_for(pages)
+    }
+
+    /// The storage of a map of `pages` free pages, built at compile time
+    /// (see [`EccBitmap::static_storage`](crate::EccBitmap::static_storage)):
+    /// the primary's words (0) then the secondary's (all ones), in one
+    /// object, so that in a `static` the two copies are adjacent in memory
+    /// rather than in two allocations.
+    ///
+    /// # Panics
+    /// (At compile time, in a `static`.) If `N` is not
+    /// [`static_cells(pages)`](Self::static_cells).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn static_storage<const N: usize>(pages: usize) -> StaticStorage<Self, N> {
+        assert!(
+            N == Self::static_cells(pages),
+            "N must be static_cells(pages)"
+        );
+        let mut cells = [const { NativeStorage::new(0) }; N];
+        let mut i = N / 2;
+        while i < N {
+            cells[i] = NativeStorage::new(NativeWord::MAX);
+            i += 1;
+        }
+        StaticStorage::new(pages, cells)
+    }
+
+    /// The map over storage built by
+    /// [`static_storage`](Self::static_storage): a `const fn` that writes
+    /// nothing (see
+    /// [`EccBitmap::from_static_storage`](crate::EccBitmap::from_static_storage)).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn from_static_storage<const N: usize>(
+        storage: &'static StaticStorage<Self, N>,
+    ) -> Self {
+        let cells: &'static [NativeStorage] = &storage.cells;
+        let (primary, secondary) = cells.split_at(N / 2);
+        DualBitmap {
+            pages: storage.pages,
+            primary: Words::Borrowed(primary),
+            secondary: Words::Borrowed(secondary),
+            counters: Counters::borrowed(&storage.counters),
+        }
+    }
+
     /// The secondary's half of an update whose primary half is done.
     #[inline(always)]
     fn follow(&self, w: usize, mask: NativeWord, alloc: bool) {
@@ -257,6 +310,35 @@ impl Engine for DualBitmap {
     fn storage_len(&self) -> usize {
         self.primary.len() + self.secondary.len()
     }
+    fn restore_word(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        truth: NativeWord,
+        keep: NativeWord,
+    ) -> Result<Rewrite<NativeWord>, NativeWord> {
+        // Each copy's bits of the range (and those past the map's end,
+        // free) only: the other pages' updates go on meanwhile, each copy
+        // a compare-and-swap retried if it changed. Between the two writes
+        // a reader of the range sees the copies disagree, as it would
+        // inside an update.
+        let (p, p_now) = restore_bits::<NativeWord>(&self.primary[w], !keep, truth);
+        let (s, s_now) = restore_bits::<NativeWord>(&self.secondary[w], !keep, !truth);
+        Ok(Rewrite {
+            written: p != p_now || s != s_now,
+            pages: ((p ^ truth) | (s ^ !truth)) & mask,
+            was: p,
+            unknown: !(p ^ s) & mask,
+        })
+    }
+    fn restore_refuses(&self, _w: usize, _keep: NativeWord) -> NativeWord {
+        0
+    }
+}
+
+impl crate::storage::Sealed for DualBitmap {}
+impl StaticLayout for DualBitmap {
+    type Cell = NativeStorage;
 }
 
 crate::engine::page_state!(DualBitmap);

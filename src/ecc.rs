@@ -1,9 +1,11 @@
 //! Allocation state stored as error-correcting codewords.
 
-use crate::engine::{clash, Conflict, Engine, WordRead};
+use crate::engine::{clash, Conflict, Engine, Rewrite, WordRead};
 use crate::primitive::Ordering;
 use crate::state::ScrubReport;
-use crate::storage::{Counters, Words};
+#[cfg(not(loom))]
+use crate::storage::{CounterCells, StaticStorage};
+use crate::storage::{Counters, StaticLayout, Words};
 use crate::word::{AtomicWord, Word, WordCode};
 use crate::StateError;
 use core::marker::PhantomData;
@@ -443,8 +445,6 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
 
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
-    // Used by the striped map, which needs 64-bit atomics.
-    #[cfg_attr(not(target_has_atomic = "64"), allow(dead_code))]
     #[inline]
     pub(crate) fn encode_word(w: usize, pages: C::Word) -> C::Word {
         Self::blank_word(w) ^ Self::delta(pages)
@@ -708,6 +708,202 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
     fn storage_len(&self) -> usize {
         self.words.len()
     }
+    fn restore_word(
+        &self,
+        w: usize,
+        mask: C::Word,
+        truth: C::Word,
+        keep: C::Word,
+    ) -> Result<Rewrite<C::Word>, C::Word> {
+        let cell = &self.words[w];
+        let key = Self::key(w);
+        let mut cur = cell.load(Ordering::Acquire);
+        loop {
+            let v = Self::view(cur, key);
+            let unknown = v.bad & keep;
+            if unknown != C::Word::ZERO {
+                return Err(unknown);
+            }
+            // A fresh encoding: the pages past the map's end free.
+            let new = Self::encode_word(w, (v.allocated & keep) | truth);
+            let r = Rewrite {
+                written: new != cur,
+                pages: ((v.allocated ^ truth) | v.bad) & mask,
+                was: v.allocated,
+                unknown: v.bad,
+            };
+            if !r.written {
+                return Ok(r);
+            }
+            match cell.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Ok(r),
+                Err(now) => cur = now,
+            }
+        }
+    }
 }
 
 crate::engine::page_state!(EccBitmap<C, K>, C: WordCode, K: Keying);
+
+impl<C: WordCode, K: Keying> crate::storage::Sealed for EccBitmap<C, K> {}
+impl<C: WordCode, K: Keying> StaticLayout for EccBitmap<C, K> {
+    type Cell = <C::Word as Word>::Atomic;
+}
+
+impl<C: WordCode, K: Keying> EccBitmap<C, K> {
+    /// Cells of a [`StaticStorage`] for `pages` pages:
+    /// [`words_for(pages)`](Self::words_for).
+    pub const fn static_cells(pages: usize) -> usize {
+        Self::words_for(pages)
+    }
+
+    /// The map over storage built at compile time by
+    /// [`static_storage`](Self::static_storage): a `const fn` that writes
+    /// nothing, for a `static` map (see the crate documentation). The map's
+    /// counters are the storage's, so a second map over the same storage
+    /// is the same map.
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn from_static_storage<const N: usize>(
+        storage: &'static StaticStorage<Self, N>,
+    ) -> Self {
+        Self::over_static(storage.pages, &storage.cells, &storage.counters)
+    }
+
+    /// The map of `pages` pages over `words` and the counters `counters`,
+    /// as they stand (nothing written).
+    #[cfg(not(loom))]
+    pub(crate) const fn over_static(
+        pages: usize,
+        words: &'static [<C::Word as Word>::Atomic],
+        counters: &'static CounterCells,
+    ) -> Self {
+        EccBitmap {
+            pages,
+            words: Words::Borrowed(words),
+            counters: Counters::borrowed(counters),
+            code: PhantomData,
+        }
+    }
+
+    /// [`blank_word`](Self::blank_word) at compile time, in the low 64 bits,
+    /// for a word whose key pattern is `key`. `tests/static_map.rs` checks
+    /// the two agree for every code and keying.
+    #[cfg(not(loom))]
+    pub(crate) const fn blank_value(key: u64) -> u64 {
+        (Self::INIT ^ key) & eccmap_codes::mask((Self::LANES * Self::N) as u32)
+    }
+}
+
+/// [`Unkeyed::key`] at compile time.
+#[cfg(not(loom))]
+const fn unkeyed_key(_word: usize) -> u64 {
+    0
+}
+
+/// [`AddressKeyed::key`] at compile time.
+#[cfg(not(loom))]
+pub(crate) const fn address_key<C: LaneCode>(word: usize) -> u64 {
+    KeyTable::<C>::WORDS[word % KeyTable::<C>::M]
+}
+
+/// `static_storage` for the map of code `$code` with keying `$keying`,
+/// whose storage cells are `$atomic` holding `$word`. A `const fn` cannot
+/// build a cell through the `AtomicWord` trait, so each (code, keying)
+/// gets its own, the blank words computed by the code-generic
+/// `blank_value`.
+macro_rules! static_storage {
+    ($code:ty, $keying:ty, $key:expr, $atomic:ty, $word:ty) => {
+        #[cfg(not(loom))]
+        impl EccBitmap<$code, $keying> {
+            /// The storage of a map of `pages` free pages, built at compile
+            /// time: every word as `with_pages` writes
+            /// it (`tests/static_map.rs::static_storage_equals_with_pages`).
+            /// Put it in a `static` and build the map over it with
+            /// [`from_static_storage`](Self::from_static_storage), or let
+            /// [`static_map!`](crate::static_map) do both.
+            ///
+            /// # Panics
+            /// (At compile time, in a `static`.) If `N` is not
+            /// [`static_cells(pages)`](Self::static_cells).
+            #[must_use]
+            pub const fn static_storage<const N: usize>(pages: usize) -> StaticStorage<Self, N> {
+                assert!(
+                    N == Self::static_cells(pages),
+                    "N must be static_cells(pages)"
+                );
+                let mut cells = [const { <$atomic>::new(0) }; N];
+                let mut w = 0;
+                while w < N {
+                    let v = Self::blank_value($key(w));
+                    cells[w] = <$atomic>::new(v as $word);
+                    w += 1;
+                }
+                StaticStorage::new(pages, cells)
+            }
+        }
+    };
+}
+
+#[cfg(not(loom))]
+use crate::primitive::AtomicU32;
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+use crate::primitive::AtomicU64;
+#[cfg(not(loom))]
+use eccmap_codes::{Hamming74, Hamming84, Secded32};
+#[cfg(all(not(loom), target_has_atomic = "64"))]
+use eccmap_codes::{Secded64, Secded64Burst};
+
+static_storage!(Secded32, Unkeyed, unkeyed_key, AtomicU32, u32);
+static_storage!(
+    Secded32,
+    AddressKeyed,
+    address_key::<Secded32>,
+    AtomicU32,
+    u32
+);
+#[cfg(target_has_atomic = "64")]
+static_storage!(Secded64, Unkeyed, unkeyed_key, AtomicU64, u64);
+#[cfg(target_has_atomic = "64")]
+static_storage!(
+    Secded64,
+    AddressKeyed,
+    address_key::<Secded64>,
+    AtomicU64,
+    u64
+);
+#[cfg(target_has_atomic = "64")]
+static_storage!(Secded64Burst, Unkeyed, unkeyed_key, AtomicU64, u64);
+#[cfg(target_has_atomic = "64")]
+static_storage!(
+    Secded64Burst,
+    AddressKeyed,
+    address_key::<Secded64Burst>,
+    AtomicU64,
+    u64
+);
+#[cfg(target_has_atomic = "64")]
+static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU64, u64);
+#[cfg(target_has_atomic = "64")]
+static_storage!(
+    Hamming84,
+    AddressKeyed,
+    address_key::<Hamming84>,
+    AtomicU64,
+    u64
+);
+#[cfg(target_has_atomic = "64")]
+static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU64, u64);
+#[cfg(not(target_has_atomic = "64"))]
+static_storage!(Hamming84, Unkeyed, unkeyed_key, AtomicU32, u32);
+#[cfg(not(target_has_atomic = "64"))]
+static_storage!(
+    Hamming84,
+    AddressKeyed,
+    address_key::<Hamming84>,
+    AtomicU32,
+    u32
+);
+#[cfg(not(target_has_atomic = "64"))]
+static_storage!(Hamming74, Unkeyed, unkeyed_key, AtomicU32, u32);
+// `KeyedEccBitmap<Hamming74>` does not exist (AddressKeyed refuses it).

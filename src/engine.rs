@@ -6,7 +6,7 @@
 //! page `word * PAGES_PER_WORD + o`.
 
 use crate::error::StateError;
-use crate::state::{Claim, FaultStats, ScrubReport};
+use crate::state::{Claim, FaultStats, Restored, ScrubReport};
 use crate::storage::Counters;
 #[cfg(feature = "fault-injection")]
 use crate::word::AtomicWord;
@@ -93,6 +93,24 @@ pub(crate) trait Engine: Sync {
     fn quiesce(&mut self) -> usize {
         0
     }
+    /// Rewrites word `w` for a restore: its pages of `mask` to the
+    /// allocated pages `truth` (within `mask`), its pages of `keep` (the
+    /// word's other pages of the map) as they stand at the write, retrying
+    /// if the word changes under it. A scheme that re-encodes the whole
+    /// word refuses (`Err`, the pages of `keep` whose state is unknown)
+    /// rather than guess them, and writes nothing then.
+    fn restore_word(
+        &self,
+        w: usize,
+        mask: Self::Word,
+        truth: Self::Word,
+        keep: Self::Word,
+    ) -> Result<Rewrite<Self::Word>, Self::Word>;
+    /// The pages of `keep` that [`restore_word`](Self::restore_word) of
+    /// word `w` would refuse as it stands (a read: it may repair).
+    fn restore_refuses(&self, w: usize, keep: Self::Word) -> Self::Word {
+        self.read(w, keep).bad & keep
+    }
     /// Bytes of storage.
     fn storage_bytes(&self) -> usize;
     /// Raw storage cell `i` (data words first, then any second allocation).
@@ -102,6 +120,20 @@ pub(crate) trait Engine: Sync {
     /// Number of raw storage cells.
     #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fn storage_len(&self) -> usize;
+}
+
+/// What [`Engine::restore_word`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rewrite<W> {
+    /// Whether the word was written.
+    pub(crate) written: bool,
+    /// Pages of the mask whose stored state was wrong or unknown.
+    pub(crate) pages: W,
+    /// The allocated pages of the value replaced (meaningful outside
+    /// `unknown`).
+    pub(crate) was: W,
+    /// Pages of the value replaced whose state was unknown.
+    pub(crate) unknown: W,
 }
 
 /// Why a word update was refused.
@@ -637,6 +669,55 @@ pub(crate) fn snapshot<E: Engine>(m: &E) -> Result<bitvec::vec::BitVec<usize>, S
     Ok(bits.into_bitvec())
 }
 
+/// [`PageState::restore`](crate::PageState::restore): every word of the
+/// range through [`Engine::restore_word`], the end words checked first so
+/// that a refusal there writes nothing.
+pub(crate) fn restore<E: Engine>(
+    m: &E,
+    first: usize,
+    count: usize,
+    allocated: &dyn Fn(usize) -> bool,
+) -> Result<Restored, StateError> {
+    check_range(m, first, count)?;
+    let ppw = E::PAGES_PER_WORD;
+    let (w0, w1) = (first / ppw, (first + count - 1) / ppw);
+    for (w, mask) in pieces::<E>(first, count).filter(|&(w, _)| w == w0 || w == w1) {
+        let keep = valid(m, w) & !mask;
+        if keep == E::Word::ZERO {
+            continue;
+        }
+        let bad = m.restore_refuses(w, keep);
+        if bad != E::Word::ZERO {
+            return Err(uncorrectable(m, w, bad, bad));
+        }
+    }
+    let mut done = Restored::default();
+    for (w, mask) in pieces::<E>(first, count) {
+        let base = w * ppw;
+        let mut truth = E::Word::ZERO;
+        let mut left = mask;
+        while left != E::Word::ZERO {
+            let o = left.trailing_zeros() as usize;
+            if allocated(base + o) {
+                truth |= E::Word::bit(o);
+            }
+            left &= left.wrapping_sub(E::Word::bit(0));
+        }
+        match m.restore_word(w, mask, truth, valid(m, w) & !mask) {
+            Ok(r) => {
+                done.words += usize::from(r.written);
+                done.pages += r.pages.count_ones() as usize;
+            }
+            Err(bad) => {
+                m.counters().restored(done.words as u64);
+                return Err(uncorrectable(m, w, bad, bad));
+            }
+        }
+    }
+    m.counters().restored(done.words as u64);
+    Ok(done)
+}
+
 pub(crate) fn stats<E: Engine>(m: &E) -> FaultStats {
     m.counters().snapshot()
 }
@@ -848,6 +929,14 @@ macro_rules! page_state {
             #[cfg(feature = "alloc")]
             fn snapshot(&self) -> Result<bitvec::vec::BitVec<usize>, $crate::StateError> {
                 $crate::engine::snapshot(self)
+            }
+            fn restore(
+                &self,
+                first: usize,
+                count: usize,
+                allocated: &dyn Fn(usize) -> bool,
+            ) -> Result<$crate::Restored, $crate::StateError> {
+                $crate::engine::restore(self, first, count, allocated)
             }
         }
 

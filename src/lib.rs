@@ -29,7 +29,55 @@
 //! raw writes to a map's stored bits, for tests and fault campaigns; off by
 //! default, see its docs), `x86_64` (below). Without `alloc`, maps are built over
 //! caller-provided `&'static mut` storage with `from_static` (of
-//! [`PageMapStorage`] for a `PageMap`).
+//! [`PageMapStorage`] for a `PageMap`), or at compile time in a `static`
+//! (below).
+//!
+//! A page whose stored state is lost (`ScrubReport::bad_pages`,
+//! [`StateError::Uncorrectable`]) is written back from the caller's own
+//! records with [`PageState::restore`], while other threads use the map.
+//!
+//! ## A map in a `static`
+//!
+//! A `#![no_std]` kernel declares its map as a `static`, built at compile
+//! time with nothing initialised at run time: [`static_map!`] puts a
+//! [`StaticStorage`] (the map's words, encoded by a `const fn` exactly as
+//! `with_pages` encodes them, and its counters) in a `static` that only
+//! the map can reach, and builds the map over it with the `const fn`
+//! `from_static_storage`. Every map has the pair `static_storage` /
+//! `from_static_storage` (an [`EccBitmap`] of each code here, unkeyed or
+//! keyed), so this compiles for whatever [`PageMap`] is
+//! (`tests/static_map.rs` checks a static map word for word against
+//! `with_pages`, and allocates, frees and corrects a fault in it):
+//!
+//! ```
+//! #![no_std]
+//! use eccmap::{PageMap, PageState, StateError};
+//!
+//! const PAGES: usize = 32 * 1024;
+//! static MAP: PageMap = eccmap::static_map!(PageMap, PAGES);
+//!
+//! fn boot() -> Result<(), StateError> {
+//!     MAP.alloc_range(0, 256)?; // the kernel image
+//!     assert_eq!(MAP.find_free(0)?, Some(256));
+//!     MAP.free(255)?;
+//!     assert!(MAP.scrub().is_clean());
+//!     Ok(())
+//! }
+//! # fn main() { boot().unwrap() }
+//! ```
+//!
+//! The same with the storage named (it can then be given to a linker
+//! section, for instance):
+//!
+//! ```
+//! use eccmap::{codes::Secded64, PageState, StaticStorage, KeyedEccBitmap};
+//! type Map = KeyedEccBitmap<Secded64>;
+//! static STORAGE: StaticStorage<Map, { Map::static_cells(1000) }> = Map::static_storage(1000);
+//! static MAP: Map = Map::from_static_storage(&STORAGE);
+//! MAP.alloc(7)?;
+//! assert_eq!(MAP.count_allocated()?, 1);
+//! # Ok::<(), eccmap::StateError>(())
+//! ```
 //!
 //! [`FrameAllocator`] is a lock-free frame allocator on any of them. With
 //! the `x86_64` feature, `PhysFrameAllocator` puts it behind the `x86_64`
@@ -84,7 +132,11 @@ pub use frame::{FrameAllocator, Policy};
 pub use plain::{NativeStorage, PlainBitmap};
 #[cfg(feature = "fault-injection")]
 pub use state::FaultInjection;
-pub use state::{Claim, FaultStats, PageState, ScrubReport};
+pub use state::{Claim, FaultStats, PageState, Restored, ScrubReport};
+pub use storage::StaticLayout;
+/// Not under `--cfg loom`.
+#[cfg(not(loom))]
+pub use storage::StaticStorage;
 /// Not on targets without 64-bit atomics: its parity words need them.
 #[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};
@@ -147,6 +199,35 @@ pub type PageMapStorage = NativeStorage;
 /// ```
 #[cfg(all(doctest, not(feature = "fault-injection")))]
 struct FaultInjectionIsOff;
+
+/// A map built at compile time, for a `static`: `static_map!(Map, pages)`
+/// is a `const` expression of type `Map`, a map of `pages` free pages over
+/// a [`StaticStorage`] declared inside the expression, where no other code
+/// can name it (see the crate documentation). `Map` is any map type with a
+/// `static_storage` (every map here; an [`EccBitmap`] of a code of your
+/// own has none). Meant for a `static`'s initialiser: evaluated at run
+/// time (in a function), each evaluation of one use of the macro gives a
+/// handle to the same map, words and counters, never a fresh one.
+///
+/// ```
+/// use eccmap::{PageMap, PageState};
+/// static MAP: PageMap = eccmap::static_map!(PageMap, 4096);
+/// MAP.alloc(3)?;
+/// assert_eq!(MAP.pages(), 4096);
+/// # Ok::<(), eccmap::StateError>(())
+/// ```
+///
+/// A size whose storage is not the map's does not compile: the storage's
+/// cell count is computed from the pages by the map itself.
+#[cfg(not(loom))]
+#[macro_export]
+macro_rules! static_map {
+    ($map:ty, $pages:expr) => {{
+        static STORAGE: $crate::StaticStorage<$map, { <$map>::static_cells($pages) }> =
+            <$map>::static_storage($pages);
+        <$map>::from_static_storage(&STORAGE)
+    }};
+}
 
 /// The README's code examples, compiled and run as doctests so that they
 /// stay true.

@@ -1,9 +1,11 @@
 //! The unprotected bitmap: the zero-cost floor and the control.
 
-use crate::engine::{clash, Conflict, Engine, WordRead};
+use crate::engine::{clash, Conflict, Engine, Rewrite, WordRead};
 use crate::primitive::Ordering;
 use crate::state::ScrubReport;
-use crate::storage::{Counters, Words};
+#[cfg(not(loom))]
+use crate::storage::StaticStorage;
+use crate::storage::{Counters, StaticLayout, Words};
 use crate::word::{AtomicWord, NativeWord, Word};
 use crate::StateError;
 
@@ -72,6 +74,49 @@ impl PlainBitmap {
             counters: Counters::new(),
         })
     }
+
+    /// Cells of a [`StaticStorage`] for `pages` pages:
+    /// [`words_for(pages)`](Self::words_for).
+    pub const fn static_cells(pages: usize) -> usize {
+        Self::words_for(pages)
+    }
+
+    /// The storage of a map of `pages` free pages, built at compile time
+    /// (see [`EccBitmap::static_storage`](crate::EccBitmap::static_storage)).
+    ///
+    /// # Panics
+    /// (At compile time, in a `static`.) If `N` is not
+    /// [`static_cells(pages)`](Self::static_cells).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn static_storage<const N: usize>(pages: usize) -> StaticStorage<Self, N> {
+        assert!(
+            N == Self::static_cells(pages),
+            "N must be static_cells(pages)"
+        );
+        StaticStorage::new(pages, [const { NativeStorage::new(0) }; N])
+    }
+
+    /// The map over storage built by
+    /// [`static_storage`](Self::static_storage): a `const fn` that writes
+    /// nothing (see
+    /// [`EccBitmap::from_static_storage`](crate::EccBitmap::from_static_storage)).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn from_static_storage<const N: usize>(
+        storage: &'static StaticStorage<Self, N>,
+    ) -> Self {
+        PlainBitmap {
+            pages: storage.pages,
+            words: Words::Borrowed(&storage.cells),
+            counters: Counters::borrowed(&storage.counters),
+        }
+    }
+}
+
+impl crate::storage::Sealed for PlainBitmap {}
+impl StaticLayout for PlainBitmap {
+    type Cell = NativeStorage;
 }
 
 /// Sets (`alloc`) or clears the bits of `mask` in `cell` in one
@@ -157,6 +202,44 @@ impl Engine for PlainBitmap {
     }
     fn storage_len(&self) -> usize {
         self.words.len()
+    }
+    fn restore_word(
+        &self,
+        w: usize,
+        mask: NativeWord,
+        truth: NativeWord,
+        keep: NativeWord,
+    ) -> Result<Rewrite<NativeWord>, NativeWord> {
+        // The range's bits, and those past the map's end (free).
+        let (was, now) = restore_bits(&self.words[w], !keep, truth);
+        Ok(Rewrite {
+            written: was != now,
+            pages: (was ^ truth) & mask,
+            was,
+            unknown: 0,
+        })
+    }
+    fn restore_refuses(&self, _w: usize, _keep: NativeWord) -> NativeWord {
+        0
+    }
+}
+
+/// Sets the bits of `mask` in `cell` to those of `target` in one
+/// compare-and-swap (retried if the cell changes), the other bits as they
+/// stand; nothing is written if they already are. Returns the value
+/// replaced and the value written. A restore of the plain and dual
+/// bitmaps, which store each page apart.
+pub(crate) fn restore_bits<W: Word>(cell: &W::Atomic, mask: W, target: W) -> (W, W) {
+    let mut old = cell.load(Ordering::Acquire);
+    loop {
+        let new = (old & !mask) | (target & mask);
+        if new == old {
+            return (old, new);
+        }
+        match cell.compare_exchange_weak(old, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return (old, new),
+            Err(now) => old = now,
+        }
     }
 }
 

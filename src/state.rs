@@ -170,6 +170,84 @@ pub trait PageState: Send + Sync {
         }
         Ok(bits.into_bitvec())
     }
+    /// Rewrites the stored state of the `count` pages from `first` from
+    /// the caller's ground truth, `allocated(page)` (called once per page
+    /// of the range, in increasing order): the way back from a word a scrub
+    /// reported uncorrectable, for a kernel that can rebuild allocation
+    /// state from its own page descriptors. Each word of the range is
+    /// written as a fresh encoding of the truth for its pages of the range
+    /// and of their current state for its other pages, whatever it held
+    /// (an uncorrectable word included); a word that already holds exactly
+    /// that is left alone. Returns what it rewrote, and counts the words in
+    /// [`FaultStats::restored`].
+    ///
+    /// **Concurrency** (docs/safety.md, "Restoring state from ground
+    /// truth"): safe while other threads use the map. Pages outside the
+    /// range keep their state exactly, including those that share a word
+    /// with the range and are allocated or freed meanwhile (each word is
+    /// replaced by one compare-and-swap from the value it read, retried if
+    /// the word changed; the dual bitmap changes only the range's bits of
+    /// each copy). The truth is authoritative for the range: an alloc or
+    /// free of a page of the range that lands before the restore writes
+    /// its word is overwritten with the truth, one that lands after is
+    /// checked against the truth. So the caller must keep the range's
+    /// pages still during the call (hold them, or compute the truth under
+    /// the lock its own allocations take).
+    ///
+    /// # Errors
+    /// [`StateError::EmptyRange`] or [`StateError::RangeOutOfBounds`] for
+    /// bad input (nothing written). [`StateError::Uncorrectable`] naming
+    /// pages *outside* the range whose state is unknown and that share a
+    /// word with it: an ECC map re-encodes whole codewords and will not
+    /// guess them, so pass a range that covers them (the plain and dual
+    /// bitmaps store each page apart and never refuse). The two end words
+    /// are checked before anything is written; a word damaged beyond
+    /// correction during the call is refused when it is reached, the words
+    /// before it staying restored (and counted).
+    ///
+    /// (The example damages a word through `FaultInjection`, so it runs
+    /// with the `fault-injection` feature.)
+    ///
+    /// ```
+    /// # #[cfg(feature = "fault-injection")] {
+    /// use eccmap::{codes::Secded64, EccBitmap, FaultInjection, PageState, StateError};
+    /// let map = EccBitmap::<Secded64>::with_pages(1000);
+    /// map.alloc_range(0, 10)?;
+    /// map.write_storage_word(0, 0)?; // a stray memset: pages 0..57 lost
+    /// assert_eq!(map.is_allocated(3), Err(StateError::Uncorrectable { first: 0, count: 57 }));
+    /// // A range that leaves some of the word's unknown pages out is refused.
+    /// assert_eq!(map.restore(0, 20, &|p| p < 10), Err(StateError::Uncorrectable { first: 20, count: 37 }));
+    /// // The kernel's own records say pages 0..10 are allocated.
+    /// let r = map.restore(0, 57, &|p| p < 10)?;
+    /// assert_eq!((r.words, r.pages), (1, 57));
+    /// assert_eq!(map.is_allocated(3), Ok(true));
+    /// assert_eq!(map.count_allocated(), Ok(10));
+    /// assert!(map.scrub().is_clean());
+    /// assert_eq!(map.stats().restored, 1);
+    /// # }
+    /// # Ok::<(), eccmap::StateError>(())
+    /// ```
+    fn restore(
+        &self,
+        first: usize,
+        count: usize,
+        allocated: &dyn Fn(usize) -> bool,
+    ) -> Result<Restored, StateError>;
+}
+
+/// What one [`PageState::restore`] rewrote. More fields may be added
+/// (`#[non_exhaustive]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restored {
+    /// Storage words written (for the dual bitmap: word pairs; for the
+    /// striped map: data words). A word whose encoding was already the
+    /// truth's is not written and not counted; a word that held a
+    /// correctable fault is written (with a fresh encoding) and counted.
+    pub words: usize,
+    /// Pages of the range whose stored state was wrong or unknown before
+    /// the restore (for the dual bitmap: either copy wrong).
+    pub pages: usize,
 }
 
 /// A snapshot being built: bit `p` for page `p`, packed into `usize` words
@@ -342,7 +420,9 @@ pub struct ScrubReport {
     /// could not resolve; for a stale group (its sum out of date), only the
     /// pages of members beyond in-word correction
     /// (`tests/striped_contention.rs::a_group_made_stale_by_contention_is_checked_in_word_not_reported`).
-    /// An operation that fails names only its own word's pages.
+    /// An operation that fails names only its own word's pages. A caller
+    /// that knows their true state writes it back with
+    /// [`PageState::restore`].
     #[cfg(feature = "alloc")]
     pub bad_pages: Vec<Range<usize>>,
 }
@@ -387,4 +467,7 @@ pub struct FaultStats {
     pub double_alloc: u64,
     /// Rejected double frees.
     pub double_free: u64,
+    /// Storage words rewritten by [`PageState::restore`], counted as
+    /// [`Restored::words`] counts them.
+    pub restored: u64,
 }

@@ -1,13 +1,17 @@
 //! Keyed in-word SECDED plus an interleaved parity stripe: the second
 //! dimension that confirms corrections and rebuilds lost words.
 
+#[cfg(not(loom))]
+use crate::ecc::address_key;
 use crate::ecc::{AddressKeyed, EccBitmap};
 #[cfg(feature = "alloc")]
 use crate::engine::push_runs;
-use crate::engine::{clash, low, valid, Conflict, Engine, WordRead};
+use crate::engine::{clash, low, valid, Conflict, Engine, Rewrite, WordRead};
 use crate::primitive::{relax, AtomicU64, Ordering};
 use crate::state::ScrubReport;
-use crate::storage::{Counters, Words};
+#[cfg(not(loom))]
+use crate::storage::StaticStorage;
+use crate::storage::{Counters, StaticLayout, Words};
 use crate::StateError;
 use eccmap_codes::Secded64;
 
@@ -156,8 +160,8 @@ struct FastMod {
 }
 
 impl FastMod {
-    fn new(d: usize) -> FastMod {
-        let d = d.max(1) as u64;
+    const fn new(d: usize) -> FastMod {
+        let d = if d == 0 { 1 } else { d as u64 };
         FastMod {
             d,
             magic: (u64::MAX / d).wrapping_add(1),
@@ -244,6 +248,57 @@ impl StripedBitmap {
         })
     }
 
+    /// Cells of a [`StaticStorage`] for `pages` pages: the data words
+    /// ([`words_for(pages)`](Self::words_for)), then the parity words
+    /// ([`parity_words_for(pages)`](Self::parity_words_for)).
+    pub const fn static_cells(pages: usize) -> usize {
+        Self::words_for(pages) + Self::parity_words_for(pages)
+    }
+
+    /// The storage of a map of `pages` free pages, built at compile time
+    /// (see [`EccBitmap::static_storage`](crate::EccBitmap::static_storage)):
+    /// the data words, then the parity words, in one object (adjacent in
+    /// memory, where `with_pages` makes two allocations).
+    ///
+    /// # Panics
+    /// (At compile time, in a `static`.) If `N` is not
+    /// [`static_cells(pages)`](Self::static_cells).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn static_storage<const N: usize>(pages: usize) -> StaticStorage<Self, N> {
+        assert!(
+            N == Self::static_cells(pages),
+            "N must be static_cells(pages)"
+        );
+        // The data words as `Data::static_storage` writes them; the parity
+        // words 0 (sums of free pages, no updater in flight).
+        let mut cells = [const { AtomicU64::new(0) }; N];
+        let mut w = 0;
+        while w < Self::words_for(pages) {
+            cells[w] = AtomicU64::new(Data::blank_value(address_key::<Secded64>(w)));
+            w += 1;
+        }
+        StaticStorage::new(pages, cells)
+    }
+
+    /// The map over storage built by
+    /// [`static_storage`](Self::static_storage): a `const fn` that writes
+    /// nothing (see
+    /// [`EccBitmap::from_static_storage`](crate::EccBitmap::from_static_storage)).
+    #[cfg(not(loom))]
+    #[must_use]
+    pub const fn from_static_storage<const N: usize>(
+        storage: &'static StaticStorage<Self, N>,
+    ) -> Self {
+        let cells: &'static [AtomicU64] = &storage.cells;
+        let (data, parity) = cells.split_at(Self::words_for(storage.pages));
+        StripedBitmap {
+            data: Data::over_static(storage.pages, data, &storage.counters),
+            parity: Words::Borrowed(parity),
+            group_of: FastMod::new(parity.len()),
+        }
+    }
+
     fn groups(&self) -> usize {
         self.parity.len()
     }
@@ -301,9 +356,14 @@ impl StripedBitmap {
     /// field.)
     #[inline(always)]
     fn retire(&self, g: usize, pages: u64, alloc: bool) {
-        let up = pages << SUM_SHIFT;
-        let change = if alloc { up } else { up.wrapping_neg() };
-        self.parity[g].fetch_add(change.wrapping_sub(ONE), Ordering::AcqRel);
+        self.retire_change(g, if alloc { pages } else { pages.wrapping_neg() });
+    }
+
+    /// [`retire`](Self::retire) of an update that changed its word's page
+    /// mask by `change` (as integers, wrapping).
+    #[inline(always)]
+    fn retire_change(&self, g: usize, change: u64) {
+        self.parity[g].fetch_add((change << SUM_SHIFT).wrapping_sub(ONE), Ordering::AcqRel);
     }
 
     /// Takes group `g`, whose parity word was just read as `p`, for a
@@ -743,6 +803,47 @@ impl Engine for StripedBitmap {
     fn storage_len(&self) -> usize {
         self.data.word_count() + self.parity.len()
     }
+    fn restore_word(
+        &self,
+        w: usize,
+        mask: u64,
+        truth: u64,
+        keep: u64,
+    ) -> Result<Rewrite<u64>, u64> {
+        let g = self.group_of.of(w);
+        // A word its own code does not read clean goes to its group first,
+        // which may rebuild or confirm it. If the group cannot vouch for it
+        // (Unknown), its share of the sum is unknown.
+        let v = Data::view(self.data.cell(w).load(Ordering::Acquire), Data::key(w));
+        let vouched = v.bad == 0 && v.corrected == 0
+            || !matches!(self.check_group(g, None), Verdict::Unknown);
+        // Announced as any update, so that no checker takes the group while
+        // the word and the sum disagree.
+        let held = self.announce(g);
+        let r = self.data.restore_word(w, mask, truth, keep);
+        if held {
+            let mut change = 0;
+            if let Ok(r) = r {
+                if r.written && r.unknown == 0 && vouched {
+                    // The word's mask went from `was` to `was & keep | truth`.
+                    change = truth.wrapping_sub(r.was & !keep);
+                } else if r.written {
+                    // Its old share of the sum is unknown: the sum is no
+                    // longer of use until `scrub_exclusive` recomputes it
+                    // (marked as contention does; a checker cannot hold
+                    // the group while this update is in flight).
+                    self.parity[g].fetch_or(CONTENDED, Ordering::AcqRel);
+                }
+            }
+            self.retire_change(g, change);
+        }
+        r
+    }
 }
 
 crate::engine::page_state!(StripedBitmap);
+
+impl crate::storage::Sealed for StripedBitmap {}
+impl StaticLayout for StripedBitmap {
+    type Cell = AtomicU64;
+}

@@ -1130,6 +1130,14 @@ fn a_user_impl_gets_the_default_snapshot() {
         fn storage_bytes(&self) -> usize {
             self.0.storage_bytes()
         }
+        fn restore(
+            &self,
+            first: usize,
+            count: usize,
+            allocated: &dyn Fn(usize) -> bool,
+        ) -> Result<eccmap::Restored, StateError> {
+            self.0.restore(first, count, allocated)
+        }
     }
     for pages in [0, 1, 63, 64, 65, 200] {
         let mine = Mine(DualBitmap::with_pages(pages));
@@ -1160,7 +1168,8 @@ fn debug_output() {
     use eccmap::{
         EccBitmap, FrameAllocator, KeyedEccBitmap, PageState, PlainBitmap, StripedBitmap,
     };
-    let stats = "FaultStats { ce_count: 0, ue_count: 0, double_alloc: 0, double_free: 0 }";
+    let stats =
+        "FaultStats { ce_count: 0, ue_count: 0, double_alloc: 0, double_free: 0, restored: 0 }";
     assert_eq!(
         format!("{:?}", EccBitmap::<Secded64>::with_pages(114)),
         format!("EccBitmap {{ types: <Secded64>, pages: 114, words: 2, storage_bytes: 16, stats: {stats} }}")

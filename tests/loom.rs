@@ -4,6 +4,8 @@
 //! the group checks that rebuild or confirm a word). With the protocol's
 //! in-flight count ignored, `striped_rebuild_races_update` fails at bound 3
 //! (a rebuild from a torn snapshot loses a page).
+//! And `PageState::restore` racing updates outside and inside its range,
+//! and (striped) in its group.
 //!
 //! Under `--cfg loom` the library's atomics are loom's (`src/primitive.rs`),
 //! so these run the library's own update, read, repair and scrub code.
@@ -411,5 +413,81 @@ fn ecc_claim_racing_alloc_and_free_stays_consistent() {
         assert!(map.scrub().is_clean());
         // Mine was freed again; theirs, if it won, holds the page.
         assert_eq!(map.is_allocated(5), Ok(theirs));
+    });
+}
+
+/// A restore of pages 0..8 races updates outside the range in the same
+/// word, which holds a check-bit fault (repaired by whichever lands
+/// first, or rewritten away by the restore): the updates are kept, the
+/// range is the truth, the word ends as the exact codeword, and the one
+/// rewrite is counted (docs/safety.md, "Restoring state from ground
+/// truth").
+#[test]
+fn restore_races_updates_outside_the_range() {
+    check(10, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        map.alloc(10).unwrap();
+        map.flip_storage_bit(60).unwrap();
+        let m = map.clone();
+        let t = thread::spawn(move || {
+            m.alloc(20).unwrap();
+            m.free(10).unwrap();
+        });
+        let r = map.restore(0, 8, &|p| p < 3).unwrap();
+        t.join().unwrap();
+        assert_eq!((r.words, r.pages), (1, 3));
+        assert_eq!(map.storage_word(0), word64(0b111 | 1 << 20));
+        assert!(map.stats().ce_count <= 1);
+        assert_eq!(map.stats().restored, 1);
+        assert_eq!(map.stats().ue_count, 0);
+        assert!(map.scrub().is_clean());
+    });
+}
+
+/// A restore races an alloc of a page inside its range: the alloc lands
+/// before the restore's write (and the truth, page 5 free, overwrites it)
+/// or after (on top of the truth); nothing else, and both happen.
+#[test]
+fn restore_races_an_update_inside_the_range() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    check(5, || {
+        let map = Arc::new(EccBitmap::<Secded64>::with_pages(57));
+        let m = map.clone();
+        let t = thread::spawn(move || m.alloc(5));
+        let r = map.restore(0, 8, &|p| p == 2).unwrap();
+        assert_eq!(t.join().unwrap(), Ok(()));
+        let w = map.storage_word(0);
+        let before = w == word64(1 << 2) && r.pages == 2;
+        let after = w == word64(1 << 2 | 1 << 5) && r.pages == 1;
+        assert!(before || after, "{w:#x} {r:?}");
+        SEEN[usize::from(after)].fetch_add(1, Ordering::Relaxed);
+        assert!(map.scrub().is_clean());
+    });
+    assert!(
+        SEEN.iter().all(|n| n.load(Ordering::Relaxed) > 0),
+        "{SEEN:?}"
+    );
+}
+
+/// A striped restore races an update of another member of its group: the
+/// group's sum ends exact (the restore folds in its change as an announced
+/// update), and an exclusive scrub finds nothing to do.
+#[test]
+fn striped_restore_races_an_update_in_its_group() {
+    check(10, || {
+        let map = Arc::new(StripedBitmap::with_pages(114));
+        map.alloc(3).unwrap();
+        let m = map.clone();
+        let t = thread::spawn(move || m.alloc(60).unwrap());
+        let r = map.restore(0, 57, &|p| p == 7 || p == 9).unwrap();
+        t.join().unwrap();
+        assert_eq!((r.words, r.pages), (1, 3));
+        // Word 0's mask (pages 7, 9) plus word 1's (page 60, its bit 3),
+        // above the control field.
+        assert_eq!(map.storage_word(2), (1 << 7 | 1 << 9 | 1 << 3) << 7);
+        let mut map = Arc::try_unwrap(map).ok().unwrap();
+        assert!(map.scrub_exclusive().is_clean());
+        assert_eq!(map.stats().ce_count, 0);
     });
 }
