@@ -52,6 +52,8 @@ mod ecc;
 mod engine;
 mod error;
 mod frame;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod keys128;
 mod plain;
 mod primitive;
 mod state;
@@ -84,10 +86,26 @@ pub use state::{Claim, FaultInjection, FaultStats, PageState, ScrubReport};
 /// Not on targets without 64-bit atomics: its parity words need them.
 #[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};
-pub use word::{AtomicWord, NativeWord, Word, WordCode};
+pub use word::{AtomicWord, LaneDecoded, MapCode, NativeWord, Word, WordCode};
+
+/// The 128-bit map: [`EccBitmap`] of [`Secded128`](eccmap_codes::Secded128),
+/// one (128,112) codeword per `u128` word (112 pages, 1.143 bits per page),
+/// each update one 16-byte compare-and-swap, address-keyed by
+/// [`IndexKeys`]. On x86-64 and aarch64 only, and built only where the
+/// 16-byte compare-and-swap is lock-free (`try_with_pages`,
+/// `from_static`).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub type Ecc128 = EccBitmap<eccmap_codes::Secded128, AddressKeyed>;
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub use keys128::IndexKeys;
 #[cfg(feature = "x86_64")]
 pub use x86_frames::{PhysFrameAllocator, PhysFrameStats, PhysFramesError};
 
+/// The 128-bit atomic that caller-provided storage of [`Ecc128`] is made
+/// of (portable-atomic's, lock-free through a 16-byte compare-and-swap; a
+/// loom mutex under `--cfg loom`). On x86-64 and aarch64 only.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub use primitive::AtomicU128;
 /// The 32-bit atomic that caller-provided storage of 32-bit maps is made
 /// of (`core`'s, or loom's under `--cfg loom`).
 pub use primitive::AtomicU32;
