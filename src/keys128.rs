@@ -11,8 +11,9 @@ use eccmap_codes::Secded128;
 /// `coset(i) = OFFSET ^ XOR of column(b) for every set bit b of i`,
 ///
 /// an affine function of the index, where
-/// - the 64 columns are `L(u_b)`: `u_b` is the `b`-th 14-bit value of odd
-///   weight (1, 2, 4, 7, 8, 11, …), and `L` an injective linear map of the
+/// - the 64 columns are `L(u_b)`: `u_b` is the unit `1 << b` for `b < 14`,
+///   then the 14-bit values of weight 3 in increasing order (all of odd
+///   weight, all distinct), and `L` an injective linear map of the
 ///   14-bit values onto a subspace `V` of the even-weight 16-bit values that
 ///   contains `H·1`, the syndrome of an all-ones word: `V` = the even values
 ///   `v` with `v_p = v_q`, for two bits `p`, `q` where `H·1` has equal bits;
@@ -100,14 +101,20 @@ const fn embed(z: u16) -> u16 {
     v
 }
 
-/// The 64 columns `L(u_b)`.
+/// The 64 columns `L(u_b)`: `u_b` the unit `1 << b` for `b < 14` (so any
+/// 2^14 indices that differ only in their low 14 bits get all 2^14 keys),
+/// then the 14-bit values of weight 3 in increasing order.
 const COLUMNS: [u16; 64] = {
     let mut c = [0u16; 64];
     let mut b = 0;
+    while b < 14 {
+        c[b] = embed(1 << b);
+        b += 1;
+    }
     let mut u = 0u16;
     while b < 64 {
         u += 1;
-        if u.count_ones() % 2 == 1 {
+        if u.count_ones() == 3 {
             c[b] = embed(u);
             b += 1;
         }
