@@ -55,10 +55,10 @@ fn every_single_flip_is_corrected_in_place() {
     let (map, model) = patterned(3);
     let before: Vec<u128> = (0..3).map(|c| cell(&map, c)).collect();
     let mut ce = 0;
-    for c in 0..3 {
+    for (c, &clean) in before.iter().enumerate() {
         for bit in 0..128 {
             map.flip_storage_bit(c * 128 + bit).unwrap();
-            assert_ne!(cell(&map, c), before[c]);
+            assert_ne!(cell(&map, c), clean);
             let page = c * 112 + (bit * 7) % 112;
             assert_eq!(
                 map.is_allocated(page),
@@ -67,7 +67,7 @@ fn every_single_flip_is_corrected_in_place() {
             );
             ce += 1;
             assert_eq!(map.stats().ce_count, ce);
-            assert_eq!(cell(&map, c), before[c], "cell {c} bit {bit} repaired");
+            assert_eq!(cell(&map, c), clean, "cell {c} bit {bit} repaired");
         }
     }
     // A flip found by an update is repaired in the update's own CAS.
