@@ -52,7 +52,6 @@ mod ecc;
 mod engine;
 mod error;
 mod frame;
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod keys128;
 mod plain;
 mod primitive;
@@ -96,7 +95,6 @@ pub use word::{AtomicWord, LaneDecoded, MapCode, NativeWord, Word, WordCode};
 /// `from_static`).
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub type Ecc128 = EccBitmap<eccmap_codes::Secded128, AddressKeyed>;
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 pub use keys128::IndexKeys;
 #[cfg(feature = "x86_64")]
 pub use x86_frames::{PhysFrameAllocator, PhysFrameStats, PhysFramesError};

@@ -5,7 +5,6 @@
 //! one, two or three of the 64 columns sum to nonzero, and the keys are
 //! affine in the index); the keys have no period below 2^20; and they take
 //! each of their 2^14 values equally often.
-#![cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 
 use eccmap::codes::Secded128;
 use eccmap::IndexKeys;
