@@ -10,9 +10,9 @@ use core::marker::PhantomData;
 use eccmap_codes::LaneCode;
 
 /// Page allocation state as codewords of the code `C`, packed in storage
-/// words of the code's word type ([`WordCode::Word`]): `C::Word::BITS /
-/// C::CODE_BITS` codewords per word, each word updated by one
-/// compare-and-swap of its width.
+/// words of the code's word type ([`MapCode::Word`]; [`WordCode::Word`](crate::WordCode::Word)
+/// for the lane codes): `C::Word::BITS / C::LANE_BITS` codewords per word,
+/// each word updated by one compare-and-swap of its width.
 ///
 /// | code | word | codewords per word | pages per word | bits per page |
 /// |---|---|---|---|---|
@@ -21,10 +21,11 @@ use eccmap_codes::LaneCode;
 /// | [`Secded32`](eccmap_codes::Secded32) | `AtomicU32` | 1 | 26 | 1.231 |
 /// | [`Hamming84`](eccmap_codes::Hamming84) | `AtomicU64` | 8 | 32 | 2.0 |
 /// | [`Hamming74`](eccmap_codes::Hamming74) | `AtomicU64` | 9 (bit 63 unused) | 36 | 1.778 |
+/// | [`Secded128`](eccmap_codes::Secded128) ([`Ecc128`](crate::Ecc128), x86-64 and aarch64) | [`AtomicU128`](crate::AtomicU128) | 1 | 112 | 1.143 |
 ///
 /// On a target without 64-bit atomics (`cfg(not(target_has_atomic =
 /// "64"))`, e.g. Cortex-M, RV32IMAC) the 64-bit codes have no map
-/// (`Secded64` and `Secded64Burst` do not implement [`WordCode`] there),
+/// (`Secded64` and `Secded64Burst` do not implement [`WordCode`](crate::WordCode) there),
 /// and `Hamming84` / `Hamming74` use `AtomicU32` words (4 codewords, 16
 /// pages).
 ///

@@ -10,13 +10,15 @@
 //! | [`DualBitmap`] (the baseline) | 2 bits | detected | `tests/faults.rs::dual_every_single_flip_is_detected_not_repaired` |
 //! | [`EccBitmap<Secded64>`](EccBitmap) (other codes: see [`EccBitmap`]; also [`KeyedEccBitmap`]) | 1.123 bits | corrected in place (Hamming (7,4): bit 63 is unused, a flip there changes nothing) | `tests/faults.rs::ecc_every_single_flip_is_corrected` |
 //! | [`StripedBitmap`] | 1.140 bits | corrected in place (checked against its group unless the group is stale) | `tests/faults.rs::ecc_every_single_flip_is_corrected::striped` |
+//! | [`Ecc128`] (x86-64 and aarch64, where the 16-byte compare-and-swap is lock-free) | 1.143 bits | corrected in place | `tests/ecc128.rs::every_single_flip_is_corrected_in_place` |
 //!
 //! [`PageMap`] is `EccBitmap<Secded64>` (`EccBitmap<Secded32>` on targets
 //! without 64-bit atomics), or `DualBitmap` with the `dual-bitmap` feature;
 //! every type stays available for side-by-side use.
 //!
 //! Storage words: an ECC map's word is its code's ([`WordCode`]: `u32` for
-//! `Secded32`, `u64` for the 64-bit codes); the plain and dual bitmaps use
+//! `Secded32`, `u64` for the 64-bit codes; [`MapCode`]: `u128` for
+//! `Secded128`); the plain and dual bitmaps use
 //! the target's [`NativeWord`]. On targets without 64-bit atomics
 //! (Cortex-M, RV32IMAC) the 64-bit maps, [`StripedBitmap`] and `AtomicU64`
 //! are left out (docs/design.md, "Storage words").

@@ -19,7 +19,7 @@ pub(crate) use core::sync::atomic::{fence, Ordering};
 /// portable-atomic's, lock-free through `cmpxchg16b` on x86-64 (detected
 /// at run time unless the build enables the target feature) and through the
 /// 128-bit pair instructions on aarch64. Only on those two architectures;
-/// the map checks [`u128_lock_free`] before it is built.
+/// the map checks that it is lock-free before it is built.
 #[cfg(all(not(loom), any(target_arch = "x86_64", target_arch = "aarch64")))]
 pub use portable_atomic::AtomicU128;
 
