@@ -37,6 +37,15 @@ fn cas_u128(a: &AtomicU128) {
     let _ = a.compare_exchange_weak(0, 2, Ordering::AcqRel, Ordering::Acquire);
 }
 
+/// A load by compare-and-swap (of 0 with 0: it changes nothing), then the
+/// compare-and-swap: the line is fetched for writing once.
+fn cas_load_cas_u128(a: &AtomicU128) {
+    let cur = match a.compare_exchange(0, 0, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(v) | Err(v) => v,
+    };
+    let _ = a.compare_exchange_weak(cur, cur ^ 1, Ordering::AcqRel, Ordering::Acquire);
+}
+
 fn two_rmw(a: &AtomicU64, b: &AtomicU64) {
     a.fetch_xor(1, Ordering::AcqRel);
     b.fetch_xor(1, Ordering::AcqRel);
@@ -52,6 +61,9 @@ fn hot(c: &mut Criterion) {
     assert!(AtomicU128::is_lock_free());
     g.bench_function("load_cas_u64", |i| i.iter(|| load_cas_u64(black_box(&a))));
     g.bench_function("load_cas_u128", |i| i.iter(|| load_cas_u128(black_box(&w))));
+    g.bench_function("cas_load_cas_u128", |i| {
+        i.iter(|| cas_load_cas_u128(black_box(&w)))
+    });
     g.bench_function("two_rmw_u64", |i| {
         i.iter(|| two_rmw(black_box(&a), black_box(&b)))
     });
@@ -86,6 +98,12 @@ fn random(c: &mut Criterion) {
         i.iter(|| {
             k += 1;
             cas_u128(&w[seq[k & (SEQ - 1)] % n128])
+        })
+    });
+    g.bench_function("cas_load_cas_u128", |i| {
+        i.iter(|| {
+            k += 1;
+            cas_load_cas_u128(&w[seq[k & (SEQ - 1)] % n128])
         })
     });
     g.bench_function("load_u128", |i| {
