@@ -242,8 +242,9 @@ impl Visit for Scrub<'_, '_> {
             let (map, words) = &*state.get_or_insert_with(|| {
                 let map = S::with_pages(pages);
                 let words = map.scrub().words;
-                // At most 64 pages per word: the scrub must have covered them all.
-                assert!(words * 64 >= pages, "{}: scrub words", S::ID);
+                // At most 64 pages per 64-bit word, 112 per 128-bit word
+                // (ecc128): the scrub must have covered them all.
+                assert!(words * 112 >= pages, "{}: scrub words", S::ID);
                 (map, words)
             });
             let words = *words;

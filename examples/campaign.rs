@@ -144,6 +144,16 @@ enum Need {
     /// Every trial silent or masked: a scheme with no redundancy neither
     /// corrects nor detects.
     SilentOrMasked,
+    /// Silent on at most this share of the trials: fails when the share
+    /// is significantly higher (the Wilson 95% interval's lower end above
+    /// it), so that a quick run of 60 trials does not fail on one unlucky
+    /// trial and a default run of 1,000 still catches a rate a few times
+    /// the target. (Only `ecc128` uses it, a scheme some targets lack.)
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )]
+    SilentAtMost(f64),
 }
 
 /// The CI's requirements: (scheme, class, what). One line each.
@@ -174,6 +184,39 @@ const REQUIREMENTS: &[(&str, &str, Need)] = &[
     ("dual", "chip_x8_line", Need::AllDetected),
     ("dual", "row_x8", Need::AllDetected),
     ("dual", "column", Need::AllDetected),
+    // Issue 15: the 128-bit map. The classes up to `line_random` damage
+    // 64-bit storage words: half of one of its 128-bit words. A zeroed, an
+    // all-ones or a misplaced whole 128-bit word is always detected (address
+    // keys; tests/ecc128.rs), but a damaged half is an error confined to 64
+    // bits, whose syndrome is 0 or a column (silent) for about 129 in
+    // 65,536 contents: word_zero, word_ones and word_misplaced are held to
+    // word_random's 0.5%, not to 0.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "single_bit", Need::AllCorrected),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "single_bit", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "double_bit_word", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "double_bit_any", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "burst3_word", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "burst4_word", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "word_zero", Need::SilentAtMost(0.005)),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "word_ones", Need::SilentAtMost(0.005)),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "word_misplaced", Need::SilentAtMost(0.005)),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "word_random", Need::SilentAtMost(0.005)),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "line_random", Need::SilentAtMost(0.015)),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "chip_x4_line", Need::NoSilent),
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    ("ecc128", "chip_x8_line", Need::SilentAtMost(0.01)),
 ];
 
 fn main() -> ExitCode {
@@ -455,6 +498,36 @@ fn write(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
+/// Why `tally` (a cell of a run, `None` if not run) fails `need`, if it
+/// does.
+fn why_failed(tally: Option<&Tally>, need: Need) -> Option<String> {
+    match (tally, need) {
+        (None, _) => Some("not run".to_string()),
+        (Some(t), Need::NoSilent) if t.silent > 0 => {
+            Some(format!("{} of {} trials silent", t.silent, t.trials))
+        }
+        (Some(t), Need::AllCorrected) if t.corrected < t.trials => {
+            Some(format!("{} of {} trials corrected", t.corrected, t.trials))
+        }
+        (Some(t), Need::AllDetected) if t.detected < t.trials => {
+            Some(format!("{} of {} trials detected", t.detected, t.trials))
+        }
+        (Some(t), Need::SilentOrMasked) if t.silent + t.masked < t.trials => Some(format!(
+            "{} corrected and {} detected of {} trials",
+            t.corrected, t.detected, t.trials
+        )),
+        (Some(t), Need::SilentAtMost(share)) if report::wilson(t.silent, t.trials).0 > share => {
+            Some(format!(
+                "{} of {} trials silent, significantly above {:.1}%",
+                t.silent,
+                t.trials,
+                share * 100.0
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Checks [`REQUIREMENTS`]; prints each failure. A requirement whose scheme
 /// and class were not run fails too: a check that did not look has not
 /// passed.
@@ -467,23 +540,7 @@ fn check(run: &Run) -> bool {
             .find(|s| s.name == scheme)
             .and_then(|s| s.classes.iter().find(|(c, _)| c.name() == class))
             .map(|(_, t)| t);
-        let fail = match (tally, need) {
-            (None, _) => Some("not run".to_string()),
-            (Some(t), Need::NoSilent) if t.silent > 0 => {
-                Some(format!("{} of {} trials silent", t.silent, t.trials))
-            }
-            (Some(t), Need::AllCorrected) if t.corrected < t.trials => {
-                Some(format!("{} of {} trials corrected", t.corrected, t.trials))
-            }
-            (Some(t), Need::AllDetected) if t.detected < t.trials => {
-                Some(format!("{} of {} trials detected", t.detected, t.trials))
-            }
-            (Some(t), Need::SilentOrMasked) if t.silent + t.masked < t.trials => Some(format!(
-                "{} corrected and {} detected of {} trials",
-                t.corrected, t.detected, t.trials
-            )),
-            _ => None,
-        };
+        let fail = why_failed(tally, need);
         if let Some(why) = fail {
             println!("check FAILED: {scheme} {class} {need:?}: {why}");
             ok = false;
@@ -668,6 +725,14 @@ mod tests {
                 scheme("ecc64b", &detected, Class::Burst3Word, &burst3, None),
                 scheme("plain", &silent, Class::RowX8, &plain_row, None),
                 scheme("dual", &detected, Class::ChipX8Line, &dual_chip, None),
+                #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+                scheme(
+                    "ecc128",
+                    &detected,
+                    Class::SingleBit,
+                    &tally(0, 10, 0),
+                    None,
+                ),
             ],
             weights: Weights::parse(field::DEFAULT_WEIGHTS).unwrap(),
             weights_file: String::new(),
@@ -728,6 +793,77 @@ mod tests {
             )),
             "word_ones not run"
         );
+    }
+
+    /// `SilentAtMost`: a share significantly above the target fails, one
+    /// unlucky trial of a few does not.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    #[test]
+    fn check_holds_silent_shares_to_their_target() {
+        let with_random = |silent: u64, trials: u64| {
+            let t = Tally {
+                trials,
+                silent,
+                detected: trials - silent,
+                ..Tally::default()
+            };
+            let mut classes: Vec<(Class, Tally)> = CLASSES
+                .into_iter()
+                .map(|c| {
+                    let mut u = Tally {
+                        trials,
+                        detected: trials,
+                        ..Tally::default()
+                    };
+                    if c == Class::SingleBit {
+                        (u.corrected, u.detected) = (trials, 0);
+                    }
+                    (c, u)
+                })
+                .collect();
+            for (c, u) in &mut classes {
+                if *c == Class::WordRandom {
+                    *u = t.clone();
+                }
+            }
+            Run {
+                seed: 0,
+                trials: trials as usize,
+                threads: 1,
+                pages: PAGES,
+                ops_per_thread: OPS,
+                command: String::new(),
+                commit: String::new(),
+                cpu: provenance::Cpu::default(),
+                schemes: vec![SchemeResult {
+                    name: "ecc128",
+                    bits_per_page: 1.0,
+                    ops: 0,
+                    busy: Duration::ZERO,
+                    classes,
+                }],
+                weights: Weights::parse(field::DEFAULT_WEIGHTS).unwrap(),
+                weights_file: String::new(),
+            }
+        };
+        let ecc128_fails = |r: &Run| {
+            // Only ecc128's requirements: the other schemes were not run.
+            REQUIREMENTS
+                .iter()
+                .filter(|(s, _, _)| *s == "ecc128")
+                .any(|&(_, class, need)| {
+                    let t = r.schemes[0].classes.iter().find(|(c, _)| c.name() == class);
+                    why_failed(t.map(|(_, t)| t), need).is_some()
+                })
+        };
+        assert!(!ecc128_fails(&with_random(0, 1000)));
+        assert!(!ecc128_fails(&with_random(5, 1000)), "0.5%");
+        assert!(!ecc128_fails(&with_random(1, 60)), "one of a quick run");
+        assert!(ecc128_fails(&with_random(20, 1000)), "2% against 0.5%");
+        assert!(ecc128_fails(&with_random(5, 60)), "5 of 60");
+        // And through `check` itself: the run lacks the other schemes, so
+        // it fails either way; what it prints names the share.
+        assert!(!check(&with_random(20, 1000)));
     }
 
     #[test]

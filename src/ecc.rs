@@ -6,15 +6,15 @@ use crate::state::ScrubReport;
 #[cfg(not(loom))]
 use crate::storage::{CounterCells, StaticStorage};
 use crate::storage::{Counters, StaticLayout, Words};
-use crate::word::{AtomicWord, Word, WordCode};
+use crate::word::{AtomicWord, LaneDecoded, MapCode, Word, WordCode};
 use crate::StateError;
 use core::marker::PhantomData;
-use eccmap_codes::{Decoded, LaneCode};
+use eccmap_codes::LaneCode;
 
 /// Page allocation state as codewords of the code `C`, packed in storage
-/// words of the code's word type ([`WordCode::Word`]): `C::Word::BITS /
-/// C::CODE_BITS` codewords per word, each word updated by one
-/// compare-and-swap of its width.
+/// words of the code's word type ([`MapCode::Word`]; [`WordCode::Word`](crate::WordCode::Word)
+/// for the lane codes): `C::Word::BITS / C::LANE_BITS` codewords per word,
+/// each word updated by one compare-and-swap of its width.
 ///
 /// | code | word | codewords per word | pages per word | bits per page |
 /// |---|---|---|---|---|
@@ -23,10 +23,11 @@ use eccmap_codes::{Decoded, LaneCode};
 /// | [`Secded32`](eccmap_codes::Secded32) | `AtomicU32` | 1 | 26 | 1.231 |
 /// | [`Hamming84`](eccmap_codes::Hamming84) | `AtomicU64` | 8 | 32 | 2.0 |
 /// | [`Hamming74`](eccmap_codes::Hamming74) | `AtomicU64` | 9 (bit 63 unused) | 36 | 1.778 |
+/// | [`Secded128`](eccmap_codes::Secded128) ([`Ecc128`](crate::Ecc128), x86-64 and aarch64) | [`AtomicU128`](crate::AtomicU128) | 1 | 112 | 1.143 |
 ///
 /// On a target without 64-bit atomics (`cfg(not(target_has_atomic =
 /// "64"))`, e.g. Cortex-M, RV32IMAC) the 64-bit codes have no map
-/// (`Secded64` and `Secded64Burst` do not implement [`WordCode`] there),
+/// (`Secded64` and `Secded64Burst` do not implement [`WordCode`](crate::WordCode) there),
 /// and `Hamming84` / `Hamming74` use `AtomicU32` words (4 codewords, 16
 /// pages).
 ///
@@ -64,7 +65,7 @@ use eccmap_codes::{Decoded, LaneCode};
 /// # }
 /// # Ok::<(), eccmap::StateError>(())
 /// ```
-pub struct EccBitmap<C: WordCode, K: Keying = Unkeyed> {
+pub struct EccBitmap<C: MapCode, K: Keying = Unkeyed> {
     pages: usize,
     words: Words<C::Word>,
     counters: Counters,
@@ -105,6 +106,23 @@ pub trait Keying: Send + Sync + 'static {
     fn key_of_class<C: LaneCode>(class: usize) -> u64 {
         Self::key::<C>(class)
     }
+
+    /// The 16-bit coset constant (in syndrome space, `s15..s0`) of storage
+    /// word `word` of a map of the 128-bit code
+    /// [`Secded128`](eccmap_codes::Secded128), in place of the code's own;
+    /// `None` for the code's own. The default, `None`, leaves a 128-bit map
+    /// unkeyed.
+    fn coset_128(word: usize) -> Option<u16> {
+        let _ = word;
+        None
+    }
+
+    /// How often [`coset_128`](Self::coset_128) repeats, as
+    /// [`period`](Self::period) for the lane codes. The default,
+    /// `usize::MAX`, claims no repetition.
+    fn period_128() -> usize {
+        usize::MAX
+    }
 }
 
 /// Every word has the code's own coset constant.
@@ -117,6 +135,9 @@ impl Keying for Unkeyed {
         0
     }
     fn period<C: LaneCode>() -> usize {
+        1
+    }
+    fn period_128() -> usize {
         1
     }
 }
@@ -321,6 +342,11 @@ impl Keying for AddressKeyed {
         // Bounded by the period, not the table's size: one bounds check.
         KeyTable::<C>::WORDS[..KeyTable::<C>::M][class]
     }
+    /// [`IndexKeys`](crate::IndexKeys): no period.
+    #[inline(always)]
+    fn coset_128(word: usize) -> Option<u16> {
+        Some(crate::keys128::IndexKeys::coset(word))
+    }
 }
 
 /// One decoded word.
@@ -337,9 +363,9 @@ pub(crate) struct View<W> {
     pub(crate) bad_lanes: u32,
 }
 
-impl<C: WordCode, K: Keying> EccBitmap<C, K> {
-    const N: usize = C::CODE_BITS as usize;
-    const K: usize = C::DATA_BITS as usize;
+impl<C: MapCode, K: Keying> EccBitmap<C, K> {
+    const N: usize = C::LANE_BITS as usize;
+    const K: usize = C::LANE_DATA_BITS as usize;
     /// Codewords per storage word.
     pub const LANES: usize = {
         let lanes = <C::Word as Word>::BITS as usize / Self::N;
@@ -348,17 +374,16 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     };
     /// Pages per storage word.
     pub const PAGES_PER_WORD: usize = Self::LANES * Self::K;
-    /// The value of a word of all-free pages, in its low 64 bits (the
-    /// codewords of a word of more than 64 bits repeat it).
-    const INIT: u64 = {
-        let mut w = 0;
-        let mut l = 0;
-        while l < Self::LANES && l * Self::N < 64 {
-            w |= C::COSET << (l * Self::N);
-            l += 1;
+    /// The value of a word of all-free pages: the code's coset in every
+    /// codeword.
+    #[inline(always)]
+    fn init() -> C::Word {
+        let mut w = C::Word::ZERO;
+        for l in 0..Self::LANES {
+            w |= C::coset() << (l * Self::N);
         }
         w
-    };
+    }
     /// The bits of a storage word that hold codewords.
     #[inline(always)]
     fn used() -> C::Word {
@@ -371,16 +396,64 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     }
 
     /// A map of `pages` free pages in its own allocation.
+    ///
+    /// # Panics
+    /// If this CPU cannot update the map's words lock-free (only an
+    /// [`Ecc128`](crate::Ecc128) on an x86-64 CPU without `cmpxchg16b`);
+    /// [`try_with_pages`](Self::try_with_pages) returns the error instead.
     #[cfg(feature = "alloc")]
     #[must_use]
     pub fn with_pages(pages: usize) -> Self {
-        Self::over(pages, Words::new(Self::words_for(pages), Self::blank_word))
+        match Self::try_with_pages(pages) {
+            Ok(map) => map,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// A map of `pages` free pages in its own allocation, or
+    /// [`StateError::NotLockFree`] if this CPU cannot update its words
+    /// lock-free (an [`Ecc128`](crate::Ecc128) on an x86-64 CPU without
+    /// `cmpxchg16b`; every other map is always built).
+    ///
+    /// # Errors
+    /// [`StateError::NotLockFree`] as above.
+    ///
+    /// ```
+    /// # #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))] {
+    /// use eccmap::{Ecc128, PageState, StateError};
+    /// match Ecc128::try_with_pages(1000) {
+    ///     Ok(map) => assert_eq!(map.pages(), 1000),
+    ///     Err(e) => assert_eq!(e, StateError::NotLockFree { bits: 128 }),
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "alloc")]
+    pub fn try_with_pages(pages: usize) -> Result<Self, StateError> {
+        Self::check_lock_free()?;
+        Ok(Self::over(
+            pages,
+            Words::new(Self::words_for(pages), Self::blank_word),
+        ))
+    }
+
+    /// [`StateError::NotLockFree`] unless the word's atomic is lock-free
+    /// on this CPU.
+    fn check_lock_free() -> Result<(), StateError> {
+        if <<C::Word as Word>::Atomic as AtomicWord<C::Word>>::lock_free() {
+            Ok(())
+        } else {
+            Err(StateError::NotLockFree {
+                bits: <C::Word as Word>::BITS,
+            })
+        }
     }
 
     /// A map of `pages` free pages over caller-provided storage of at least
     /// [`words_for(pages)`](Self::words_for) words, which it initialises
     /// (on error, it writes nothing:
-    /// `tests/regressions.rs::failed_from_static_writes_nothing`).
+    /// `tests/regressions.rs::failed_from_static_writes_nothing`). Fails
+    /// with [`StateError::NotLockFree`] where
+    /// [`try_with_pages`](Self::try_with_pages) does.
     ///
     /// The storage is taken by unique reference, for good: no other map, and
     /// no other code, can use it afterwards, so a second map cannot be built
@@ -418,29 +491,30 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         storage: &'static mut [<C::Word as Word>::Atomic],
         pages: usize,
     ) -> Result<Self, StateError> {
+        Self::check_lock_free()?;
         Ok(Self::over(
             pages,
             Words::borrowed(storage, Self::words_for(pages), Self::blank_word)?,
         ))
     }
 
-    /// Word `w`'s key pattern: the keying's 64-bit pattern, cut to the
-    /// codewords of the word.
+    /// Word `w`'s key pattern: the keying's pattern, cut to the codewords
+    /// of the word.
     #[inline(always)]
     pub(crate) fn key(w: usize) -> C::Word {
-        Self::word_of(K::key::<C>(w))
+        Self::word_of(C::key::<K>(w))
     }
 
-    /// A 64-bit per-codeword pattern as a storage word.
+    /// A per-codeword pattern cut to the codewords of the word.
     #[inline(always)]
-    fn word_of(pattern: u64) -> C::Word {
-        C::Word::from_u64(pattern) & Self::used()
+    fn word_of(pattern: C::Word) -> C::Word {
+        pattern & Self::used()
     }
 
     /// The raw storage value of word `w` with every page free.
     #[inline(always)]
     fn blank_word(w: usize) -> C::Word {
-        Self::word_of(Self::INIT) ^ Self::key(w)
+        Self::word_of(Self::init()) ^ Self::key(w)
     }
 
     /// The raw storage value of word `w` holding exactly the allocated
@@ -473,7 +547,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// word of several codewords (those go through `view`).
     #[inline(always)]
     pub(crate) fn is_clean(raw: C::Word, key: C::Word) -> bool {
-        Self::LANES == 1 && C::syndrome((raw ^ key).low_u64()) == 0
+        Self::LANES == 1 && C::syndrome(raw ^ key) == 0
     }
 
     /// Decodes every codeword of the raw storage word `raw` whose key is
@@ -490,15 +564,15 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
             bad_lanes: 0,
         };
         for l in 0..Self::LANES {
-            let lane = ((word >> (l * Self::N)) & C::Word::low(Self::N)).low_u64();
+            let lane = (word >> (l * Self::N)) & C::Word::low(Self::N);
             match C::decode(lane) {
-                Decoded::Clean(d) => v.allocated |= C::Word::from_u64(d) << (l * Self::K),
-                Decoded::Corrected { data, bit } => {
-                    v.allocated |= C::Word::from_u64(data) << (l * Self::K);
+                LaneDecoded::Clean(d) => v.allocated |= d << (l * Self::K),
+                LaneDecoded::Corrected { data, bit } => {
+                    v.allocated |= data << (l * Self::K);
                     v.fixed ^= C::Word::bit(l * Self::N + bit as usize);
                     v.corrected += 1;
                 }
-                Decoded::Uncorrectable { .. } => {
+                LaneDecoded::Uncorrectable => {
                     v.bad |= C::Word::low(Self::K) << (l * Self::K);
                     v.bad_lanes += 1;
                 }
@@ -511,17 +585,17 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     #[inline(always)]
     pub(crate) fn delta(mask: C::Word) -> C::Word {
         if Self::LANES == 1 {
-            return C::Word::from_u64(if mask.is_power_of_two() {
+            return if mask.is_power_of_two() {
                 C::delta(mask.trailing_zeros())
             } else {
-                C::delta_mask(mask.low_u64())
-            });
+                C::delta_mask(mask)
+            };
         }
         let mut d = C::Word::ZERO;
         for l in 0..Self::LANES {
             let part = (mask >> (l * Self::K)) & C::Word::low(Self::K);
             if part != C::Word::ZERO {
-                d |= C::Word::from_u64(C::delta_mask(part.low_u64())) << (l * Self::N);
+                d |= C::delta_mask(part) << (l * Self::N);
             }
         }
         d
@@ -544,7 +618,7 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     }
 }
 
-impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
+impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
     type Word = C::Word;
     const PAGES_PER_WORD: usize = Self::PAGES_PER_WORD;
     fn page_count(&self) -> usize {
@@ -659,12 +733,12 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
         }
         // The scrub's common case, word after word, by syndrome alone (the
         // answer `view` would give), stepping the key class.
-        let period = K::period::<C>();
+        let period = C::period::<K>();
         let mut class = from % period;
         let mut w = from;
         while w < self.words.len() {
             let raw = self.words[w].load(Ordering::Acquire);
-            if !Self::is_clean(raw, Self::word_of(K::key_of_class::<C>(class))) {
+            if !Self::is_clean(raw, Self::word_of(C::key_of_class::<K>(class))) {
                 break;
             }
             w += 1;
@@ -743,10 +817,10 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
     }
 }
 
-crate::engine::page_state!(EccBitmap<C, K>, C: WordCode, K: Keying);
+crate::engine::page_state!(EccBitmap<C, K>, C: MapCode, K: Keying);
 
-impl<C: WordCode, K: Keying> crate::storage::Sealed for EccBitmap<C, K> {}
-impl<C: WordCode, K: Keying> StaticLayout for EccBitmap<C, K> {
+impl<C: MapCode, K: Keying> crate::storage::Sealed for EccBitmap<C, K> {}
+impl<C: MapCode, K: Keying> StaticLayout for EccBitmap<C, K> {
     type Cell = <C::Word as Word>::Atomic;
 }
 
@@ -791,8 +865,21 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
     /// the two agree for every code and keying.
     #[cfg(not(loom))]
     pub(crate) const fn blank_value(key: u64) -> u64 {
-        (Self::INIT ^ key) & eccmap_codes::mask((Self::LANES * Self::N) as u32)
+        (Self::INIT64 ^ key) & eccmap_codes::mask((Self::LANES * Self::N) as u32)
     }
+
+    /// [`init`](Self::init) at compile time, in the low 64 bits (the lane
+    /// codes' words are at most 64 bits wide).
+    #[cfg(not(loom))]
+    const INIT64: u64 = {
+        let mut w = 0;
+        let mut l = 0;
+        while l < Self::LANES && l * Self::N < 64 {
+            w |= <C as LaneCode>::COSET << (l * Self::N);
+            l += 1;
+        }
+        w
+    };
 }
 
 /// [`Unkeyed::key`] at compile time.

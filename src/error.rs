@@ -111,4 +111,12 @@ pub enum StateError {
         /// The number of storage words, or bits, there are.
         len: usize,
     },
+    /// A map whose storage words this CPU cannot update lock-free: a
+    /// 128-bit map ([`Ecc128`](crate::Ecc128)) on an x86-64 CPU without
+    /// `cmpxchg16b`. The map is not built.
+    #[error("{bits}-bit atomic compare-and-swap is not lock-free on this CPU")]
+    NotLockFree {
+        /// The width of the storage word.
+        bits: u32,
+    },
 }

@@ -10,13 +10,15 @@
 //! | [`DualBitmap`] (the baseline) | 2 bits | detected | `tests/faults.rs::dual_every_single_flip_is_detected_not_repaired` |
 //! | [`EccBitmap<Secded64>`](EccBitmap) (other codes: see [`EccBitmap`]; also [`KeyedEccBitmap`]) | 1.123 bits | corrected in place (Hamming (7,4): bit 63 is unused, a flip there changes nothing) | `tests/faults.rs::ecc_every_single_flip_is_corrected` |
 //! | [`StripedBitmap`] | 1.140 bits | corrected in place (checked against its group unless the group is stale) | `tests/faults.rs::ecc_every_single_flip_is_corrected::striped` |
+//! | [`Ecc128`] (x86-64 and aarch64, where the 16-byte compare-and-swap is lock-free) | 1.143 bits | corrected in place | `tests/ecc128.rs::every_single_flip_is_corrected_in_place` |
 //!
 //! [`PageMap`] is `EccBitmap<Secded64>` (`EccBitmap<Secded32>` on targets
 //! without 64-bit atomics), or `DualBitmap` with the `dual-bitmap` feature;
 //! every type stays available for side-by-side use.
 //!
 //! Storage words: an ECC map's word is its code's ([`WordCode`]: `u32` for
-//! `Secded32`, `u64` for the 64-bit codes); the plain and dual bitmaps use
+//! `Secded32`, `u64` for the 64-bit codes; [`MapCode`]: `u128` for
+//! `Secded128`); the plain and dual bitmaps use
 //! the target's [`NativeWord`]. On targets without 64-bit atomics
 //! (Cortex-M, RV32IMAC) the 64-bit maps, [`StripedBitmap`] and `AtomicU64`
 //! are left out (docs/design.md, "Storage words").
@@ -44,8 +46,10 @@
 //! `with_pages` encodes them, and its counters) in a `static` that only
 //! the map can reach, and builds the map over it with the `const fn`
 //! `from_static_storage`. Every map has the pair `static_storage` /
-//! `from_static_storage` (an [`EccBitmap`] of each code here, unkeyed or
-//! keyed), so this compiles for whatever [`PageMap`] is
+//! `from_static_storage` (an [`EccBitmap`] of each lane code here, unkeyed
+//! or keyed), except [`Ecc128`], whose lock-free check runs when it is
+//! built (no `const fn` can make it), so this compiles for whatever
+//! [`PageMap`] is
 //! (`tests/static_map.rs` checks a static map word for word against
 //! `with_pages`, and allocates, frees and corrects a fault in it):
 //!
@@ -102,6 +106,7 @@ mod ecc;
 mod engine;
 mod error;
 mod frame;
+mod keys128;
 mod plain;
 mod primitive;
 mod state;
@@ -140,10 +145,25 @@ pub use storage::StaticStorage;
 /// Not on targets without 64-bit atomics: its parity words need them.
 #[cfg(target_has_atomic = "64")]
 pub use striped::{StripedBitmap, GROUP_WORDS};
-pub use word::{AtomicWord, NativeWord, Word, WordCode};
+pub use word::{AtomicWord, LaneDecoded, MapCode, NativeWord, Word, WordCode};
+
+/// The 128-bit map: [`EccBitmap`] of [`Secded128`](eccmap_codes::Secded128),
+/// one (128,112) codeword per `u128` word (112 pages, 1.143 bits per page),
+/// each update one 16-byte compare-and-swap, address-keyed by
+/// [`IndexKeys`]. On x86-64 and aarch64 only, and built only where the
+/// 16-byte compare-and-swap is lock-free (`try_with_pages`,
+/// `from_static`).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub type Ecc128 = EccBitmap<eccmap_codes::Secded128, AddressKeyed>;
+pub use keys128::IndexKeys;
 #[cfg(feature = "x86_64")]
 pub use x86_frames::{PhysFrameAllocator, PhysFrameStats, PhysFramesError};
 
+/// The 128-bit atomic that caller-provided storage of [`Ecc128`] is made
+/// of (portable-atomic's, lock-free through a 16-byte compare-and-swap; a
+/// loom mutex under `--cfg loom`). On x86-64 and aarch64 only.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub use primitive::AtomicU128;
 /// The 32-bit atomic that caller-provided storage of 32-bit maps is made
 /// of (`core`'s, or loom's under `--cfg loom`).
 pub use primitive::AtomicU32;

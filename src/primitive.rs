@@ -15,6 +15,89 @@ pub use core::sync::atomic::AtomicU64;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{fence, Ordering};
 
+/// The 128-bit atomic of [`Ecc128`](crate::Ecc128)'s storage:
+/// portable-atomic's, lock-free through `cmpxchg16b` on x86-64 (detected
+/// at run time unless the build enables the target feature) and through the
+/// 128-bit pair instructions on aarch64. Only on those two architectures;
+/// the map checks that it is lock-free before it is built.
+#[cfg(all(not(loom), any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub use portable_atomic::AtomicU128;
+
+/// Whether [`AtomicU128`] is lock-free on this CPU (on x86-64 without the
+/// `cmpxchg16b` target feature, portable-atomic detects the instruction at
+/// run time and would otherwise take a global lock).
+#[cfg(all(not(loom), any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[inline]
+pub(crate) fn u128_lock_free() -> bool {
+    AtomicU128::is_lock_free()
+}
+
+/// Under loom, which has no 128-bit atomics: a loom mutex around a `u128`,
+/// with the operations the maps use. Each operation is one critical
+/// section, so it is atomic, and each lock is a loom scheduling point, so
+/// the model checker interleaves the map's 16-byte operations as it does
+/// its 8-byte ones (tests/loom.rs, the `ecc128_*` models).
+#[cfg(all(loom, any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub struct AtomicU128(loom::sync::Mutex<u128>);
+
+#[cfg(all(loom, any(target_arch = "x86_64", target_arch = "aarch64")))]
+#[allow(missing_docs)]
+impl AtomicU128 {
+    pub fn new(v: u128) -> AtomicU128 {
+        AtomicU128(loom::sync::Mutex::new(v))
+    }
+    fn with<R>(&self, f: impl FnOnce(&mut u128) -> R) -> R {
+        f(&mut self.0.lock().unwrap())
+    }
+    pub fn load(&self, _order: Ordering) -> u128 {
+        self.with(|v| *v)
+    }
+    pub fn store(&self, new: u128, _order: Ordering) {
+        self.with(|v| *v = new)
+    }
+    pub fn compare_exchange(
+        &self,
+        cur: u128,
+        new: u128,
+        _ok: Ordering,
+        _err: Ordering,
+    ) -> Result<u128, u128> {
+        self.with(|v| {
+            if *v == cur {
+                *v = new;
+                Ok(cur)
+            } else {
+                Err(*v)
+            }
+        })
+    }
+    pub fn compare_exchange_weak(
+        &self,
+        cur: u128,
+        new: u128,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u128, u128> {
+        self.compare_exchange(cur, new, ok, err)
+    }
+    pub fn fetch_xor(&self, x: u128, _order: Ordering) -> u128 {
+        self.with(|v| core::mem::replace(v, *v ^ x))
+    }
+    pub fn fetch_or(&self, x: u128, _order: Ordering) -> u128 {
+        self.with(|v| core::mem::replace(v, *v | x))
+    }
+    pub fn fetch_and(&self, x: u128, _order: Ordering) -> u128 {
+        self.with(|v| core::mem::replace(v, *v & x))
+    }
+}
+
+/// The loom stand-in is a mutex: lock-free in the model's sense (every
+/// operation completes), and the models need the map.
+#[cfg(all(loom, any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub(crate) fn u128_lock_free() -> bool {
+    true
+}
+
 /// The atomic the counters are kept in: 64 bits where the target has 64-bit
 /// atomics, 32 bits (wrapping past `u32::MAX` events) otherwise.
 #[cfg(target_has_atomic = "64")]

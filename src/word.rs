@@ -14,8 +14,8 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// The value type of a storage word (`u32`, or `u64` where the target has
-/// 64-bit atomics): the bit operations the page logic uses, and the atomic
+/// The value type of a storage word (`u32`, `u64` where the target has
+/// 64-bit atomics, `u128` on x86-64 and aarch64): the bit operations the page logic uses, and the atomic
 /// cell it is stored in. A page mask of a map is a value of its word type
 /// (bit `o` is the word's page `o`). Sealed: implemented here only.
 pub trait Word:
@@ -94,10 +94,19 @@ pub trait AtomicWord<W>: sealed::Sealed + Send + Sync + Sized + 'static {
     fn fetch_or(&self, v: W, order: Ordering) -> W;
     /// As the atomic's `fetch_and`.
     fn fetch_and(&self, v: W, order: Ordering) -> W;
+    /// Whether the cell's operations are lock-free on this CPU: always for
+    /// `core`'s atomics; for [`AtomicU128`](crate::AtomicU128), only where
+    /// the CPU has a 16-byte compare-and-swap.
+    fn lock_free() -> bool {
+        true
+    }
 }
 
 macro_rules! word {
     ($t:ty, $atomic:ty) => {
+        word!($t, $atomic, true);
+    };
+    ($t:ty, $atomic:ty, $lock_free:expr) => {
         impl sealed::Sealed for $t {}
         impl sealed::Sealed for $atomic {}
         impl Word for $t {
@@ -195,6 +204,10 @@ macro_rules! word {
             fn fetch_and(&self, v: $t, order: Ordering) -> $t {
                 <$atomic>::fetch_and(self, v, order)
             }
+            #[inline]
+            fn lock_free() -> bool {
+                $lock_free
+            }
         }
     };
 }
@@ -202,6 +215,12 @@ macro_rules! word {
 word!(u32, crate::primitive::AtomicU32);
 #[cfg(target_has_atomic = "64")]
 word!(u64, crate::primitive::AtomicU64);
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+word!(
+    u128,
+    crate::primitive::AtomicU128,
+    crate::primitive::u128_lock_free()
+);
 
 /// The word of the plain and dual bitmaps: the target's native word, as the
 /// baseline's `unsigned long`. `u64` where pointers are 64 bits and 64-bit
@@ -258,4 +277,176 @@ impl WordCode for eccmap_codes::Hamming74 {
 #[cfg(not(target_has_atomic = "64"))]
 impl WordCode for eccmap_codes::Hamming74 {
     type Word = u32;
+}
+
+/// The verdict on one codeword of a storage word, at the word's width:
+/// [`Decoded`](eccmap_codes::Decoded) for any [`MapCode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneDecoded<W> {
+    /// A codeword; its data bits.
+    Clean(W),
+    /// One bit was wrong: the data with it flipped back, and the codeword
+    /// bit that was wrong (the stored codeword is repaired by flipping it).
+    Corrected {
+        /// The corrected data.
+        data: W,
+        /// The wrong codeword bit (check bits included).
+        bit: u32,
+    },
+    /// Not a codeword and not one bit from one.
+    Uncorrectable,
+}
+
+/// What [`EccBitmap<C, K>`](crate::EccBitmap) needs of its code `C`, at the
+/// width of its storage word: the codeword layout and the decode, syndrome
+/// and update deltas of one codeword held in the low bits of a word, and
+/// the address keys of keying `K`.
+///
+/// Every [`WordCode`] (a [`LaneCode`] of at most 64 bits, packed into `u32`
+/// or `u64` words) is one, by a blanket implementation that converts
+/// between the word and the code's `u64`; so is
+/// [`Secded128`](eccmap_codes::Secded128), in one `u128` word, on x86-64
+/// and aarch64 (see [`Ecc128`](crate::Ecc128)). Implement [`WordCode`] for a
+/// lane code of your own; this trait directly for a code wider than 64
+/// bits.
+pub trait MapCode: Send + Sync + 'static {
+    /// The storage word (at least `LANE_BITS` wide).
+    type Word: Word;
+    /// Human-readable name of the code.
+    const NAME: &'static str;
+    /// Bits of one codeword (a lane of the word).
+    const LANE_BITS: u32;
+    /// Data bits (pages) of one codeword.
+    const LANE_DATA_BITS: u32;
+    /// The coset constant of one codeword, in the word's low `LANE_BITS`
+    /// bits.
+    fn coset() -> Self::Word;
+    /// The syndrome of the codeword in the low `LANE_BITS` bits of `lane`
+    /// (higher bits ignored), offset by the coset: 0 for a codeword.
+    fn syndrome(lane: Self::Word) -> u32;
+    /// Decodes the codeword in the low `LANE_BITS` bits of `lane` (higher
+    /// bits must be 0).
+    fn decode(lane: Self::Word) -> LaneDecoded<Self::Word>;
+    /// The codeword change that flips data bit `bit` (`bit <
+    /// LANE_DATA_BITS`).
+    fn delta(bit: u32) -> Self::Word;
+    /// The codeword change that flips every data bit of `mask` (bits at
+    /// and above `LANE_DATA_BITS` ignored).
+    fn delta_mask(mask: Self::Word) -> Self::Word;
+    /// The pattern keying `K` XORs into storage word `word` (on top of the
+    /// code's coset), in every codeword of the word that fits.
+    fn key<K: crate::Keying>(word: usize) -> Self::Word;
+    /// How often keying `K`'s keys repeat ([`Keying::period`](crate::Keying::period)).
+    fn period<K: crate::Keying>() -> usize;
+    /// The key of the words of class `class` (`w % period`).
+    fn key_of_class<K: crate::Keying>(class: usize) -> Self::Word;
+}
+
+impl<C: WordCode> MapCode for C {
+    type Word = <C as WordCode>::Word;
+    const NAME: &'static str = <C as LaneCode>::NAME;
+    const LANE_BITS: u32 = <C as LaneCode>::CODE_BITS;
+    const LANE_DATA_BITS: u32 = <C as LaneCode>::DATA_BITS;
+    #[inline(always)]
+    fn coset() -> Self::Word {
+        Self::Word::from_u64(<C as LaneCode>::COSET)
+    }
+    #[inline(always)]
+    fn syndrome(lane: Self::Word) -> u32 {
+        <C as LaneCode>::syndrome(lane.low_u64())
+    }
+    #[inline(always)]
+    fn decode(lane: Self::Word) -> LaneDecoded<Self::Word> {
+        match <C as LaneCode>::decode(lane.low_u64()) {
+            eccmap_codes::Decoded::Clean(d) => LaneDecoded::Clean(Self::Word::from_u64(d)),
+            eccmap_codes::Decoded::Corrected { data, bit } => LaneDecoded::Corrected {
+                data: Self::Word::from_u64(data),
+                bit,
+            },
+            eccmap_codes::Decoded::Uncorrectable { .. } => LaneDecoded::Uncorrectable,
+        }
+    }
+    #[inline(always)]
+    fn delta(bit: u32) -> Self::Word {
+        Self::Word::from_u64(<C as LaneCode>::delta(bit))
+    }
+    #[inline(always)]
+    fn delta_mask(mask: Self::Word) -> Self::Word {
+        Self::Word::from_u64(<C as LaneCode>::delta_mask(mask.low_u64()))
+    }
+    #[inline(always)]
+    fn key<K: crate::Keying>(word: usize) -> Self::Word {
+        Self::Word::from_u64(K::key::<C>(word))
+    }
+    #[inline(always)]
+    fn period<K: crate::Keying>() -> usize {
+        K::period::<C>()
+    }
+    #[inline(always)]
+    fn key_of_class<K: crate::Keying>(class: usize) -> Self::Word {
+        Self::Word::from_u64(K::key_of_class::<C>(class))
+    }
+}
+
+/// The codec of the running CPU: carry-less multiplication where the CPU
+/// has it, the portable tables otherwise (`Secded128::new`'s choice).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[inline(always)]
+fn codec128() -> eccmap_codes::Secded128 {
+    eccmap_codes::Secded128::new()
+}
+
+/// One (128,112) codeword per `u128` word: 112 pages per word, 1.143 bits
+/// per page. The keys are 16-bit ([`Keying::coset_128`](crate::Keying::coset_128)).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+impl MapCode for eccmap_codes::Secded128 {
+    type Word = u128;
+    const NAME: &'static str = eccmap_codes::Secded128::NAME;
+    const LANE_BITS: u32 = eccmap_codes::Secded128::CODE_BITS;
+    const LANE_DATA_BITS: u32 = eccmap_codes::Secded128::DATA_BITS;
+    #[inline(always)]
+    fn coset() -> u128 {
+        eccmap_codes::Secded128::COSET
+    }
+    #[inline(always)]
+    fn syndrome(lane: u128) -> u32 {
+        codec128().syndrome(lane)
+    }
+    #[inline(always)]
+    fn decode(lane: u128) -> LaneDecoded<u128> {
+        match codec128().decode(lane) {
+            eccmap_codes::Decoded128::Clean(d) => LaneDecoded::Clean(d),
+            eccmap_codes::Decoded128::Corrected { data, bit } => {
+                LaneDecoded::Corrected { data, bit }
+            }
+            eccmap_codes::Decoded128::Uncorrectable { .. } => LaneDecoded::Uncorrectable,
+        }
+    }
+    #[inline(always)]
+    fn delta(bit: u32) -> u128 {
+        eccmap_codes::Secded128::delta(bit)
+    }
+    #[inline(always)]
+    fn delta_mask(mask: u128) -> u128 {
+        codec128().delta_mask(mask)
+    }
+    #[inline(always)]
+    fn key<K: crate::Keying>(word: usize) -> u128 {
+        match K::coset_128(word) {
+            // The pattern that turns the code's coset into `c`: the check
+            // bits have unit columns.
+            Some(c) => {
+                u128::from(c ^ eccmap_codes::Secded128::MATRIX.coset())
+                    << eccmap_codes::Secded128::DATA_BITS
+            }
+            None => 0,
+        }
+    }
+    fn period<K: crate::Keying>() -> usize {
+        K::period_128()
+    }
+    #[inline(always)]
+    fn key_of_class<K: crate::Keying>(class: usize) -> u128 {
+        Self::key::<K>(class)
+    }
 }

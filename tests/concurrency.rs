@@ -393,7 +393,7 @@ fn threads_with_scrubber_and_injector<M: TestMap>() {
     );
 }
 
-for_each_map!(threads_with_scrubber_and_injector);
+for_each_map_64!(threads_with_scrubber_and_injector);
 
 /// One thread allocates, frees and reads a page of data word 0 of a
 /// striped map while another damages that word with one flipped bit each

@@ -50,19 +50,20 @@ macro_rules! ctor {
 /// Declares the schemes, in report order: `"id" => Type` (or
 /// `"id" => Type = constructor` for a map built some other way than
 /// `Type::with_pages(pages)`).
+/// A line may carry a `#[cfg(...)]` (a scheme some targets lack).
 macro_rules! schemes {
-    ($($id:literal => $ty:ty $(= $ctor:expr)?),* $(,)?) => {
-        $(impl Scheme for $ty {
+    ($($(#[$cfg:meta])* $id:literal => $ty:ty $(= $ctor:expr)?),* $(,)?) => {
+        $($(#[$cfg])* impl Scheme for $ty {
             const ID: &'static str = $id;
             fn with_pages(pages: usize) -> Self {
                 (ctor!($ty $(, $ctor)?))(pages)
             }
         })*
         /// The scheme ids, in report order.
-        pub(crate) const SCHEMES: &[&str] = &[$($id),*];
+        pub(crate) const SCHEMES: &[&str] = &[$($(#[$cfg])* $id),*];
         /// Calls `v.visit::<S>()` for every scheme, in report order.
         pub(crate) fn for_each_scheme(v: &mut impl Visit) {
-            $(v.visit::<$ty>();)*
+            $($(#[$cfg])* v.visit::<$ty>();)*
         }
     };
 }
@@ -78,6 +79,9 @@ schemes! {
     "ecc64b" => EccBitmap<Secded64Burst>,
     "ecc64k" => KeyedEccBitmap<Secded64>,
     "ecc64s" => StripedBitmap,
+    // The 128-bit map: x86-64 (with cmpxchg16b) and aarch64.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    "ecc128" => eccmap::Ecc128,
 }
 
 /// A criterion group of the map benches and what one of its iterations is.

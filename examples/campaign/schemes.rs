@@ -43,6 +43,11 @@ pub(crate) const SCHEMES: &[Scheme] = &[
         let parity = StripedBitmap::parity_words_for(m.pages());
         vec![m.storage_words() - parity, parity]
     }),
+    // One (128,112) codeword per 16-byte word, address-keyed; where the
+    // 16-byte compare-and-swap is lock-free (x86-64 with cmpxchg16b,
+    // aarch64).
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    Scheme::new("ecc128", |n| Box::new(eccmap::Ecc128::with_pages(n))),
 ];
 
 /// An [`EccBitmap`] of `n` pages with the code `C`.

@@ -491,6 +491,75 @@ impl EccMap for Ecc64k {
     const TWO_FLIPS: TwoFlips = TwoFlips::Detected;
 }
 
+/// The 128-bit map: one (128,112) codeword per `u128` cell, pages
+/// `112 * c ..` in its bits `0..112`, check bits `112..128`; the cell is
+/// two of `FaultInjection`'s 64-bit storage words, low half first.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) type Ecc128 = eccmap::Ecc128;
+
+/// The key pattern of cell `cell` of `Ecc128`, as `IndexKeys`' docs
+/// define it: the pattern in the check bits that turns the code's coset
+/// into the cell's 16-bit coset constant (check bits have unit columns).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn key128(cell: usize) -> u128 {
+    let coset = eccmap::IndexKeys::coset(cell) ^ eccmap::codes::Secded128::MATRIX.coset();
+    u128::from(coset) << 112
+}
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+impl TestMap for Ecc128 {
+    const NAME: &'static str = "keyed SECDED (128,112)";
+    const PAGES_PER_WORD: usize = 112;
+    const CELL_BITS: usize = 128;
+    const PROTECTION: Protection = Protection::Corrects;
+    fn with_pages(pages: usize) -> Self {
+        Ecc128::with_pages(pages)
+    }
+    fn words_for(pages: usize) -> usize {
+        Ecc128::words_for(pages)
+    }
+    fn storage_words_for(pages: usize) -> usize {
+        Ecc128::words_for(pages)
+    }
+    fn from_static_words(pages: usize, given: usize) -> Result<Self, StateError> {
+        Ecc128::from_static(leak_cells::<u128>(given, 0xDEAD_BEEF_F00D_CAFE), pages)
+    }
+    fn state_bit(&self, page: usize) -> usize {
+        page / 112 * 128 + page % 112
+    }
+    fn guard_bits(&self, page: usize) -> Vec<usize> {
+        let base = page / 112 * 128;
+        (112..128).map(|j| base + j).collect()
+    }
+    fn bit_role(&self, bit: usize) -> BitRole {
+        BitRole::Codeword {
+            codeword: bit / 128,
+            group: None,
+        }
+    }
+    /// Refused: a 64-bit storage word of this map is half a codeword, and
+    /// every half is the half of some codeword, so no answer from a half
+    /// alone would mean anything. The one test that asks
+    /// (`tests/concurrency.rs`) runs on the maps of 64-bit words only
+    /// (`for_each_map_64!`).
+    fn raw_word_is_clean(_index: usize, _raw: u64) -> bool {
+        panic!("a 64-bit storage word of Ecc128 is half a codeword")
+    }
+    fn expected_storage(model: &Model) -> Vec<u64> {
+        let code = eccmap::codes::Secded128::portable();
+        let pages = model.len();
+        (0..pages.div_ceil(112))
+            .flat_map(|c| {
+                let data = (c * 112..((c + 1) * 112).min(pages))
+                    .filter(|&p| model[p])
+                    .fold(0u128, |d, p| d | 1 << (p % 112));
+                let cell = code.encode(data) ^ key128(c);
+                [cell as u64, (cell >> 64) as u64]
+            })
+            .collect()
+    }
+}
+
 /// The striped map's parity word: the group's control field in bits
 /// `0..7`, then the sum of its members' page masks (as integers, mod 2^57)
 /// in bits `7..64` (`docs/design.md`).
@@ -574,9 +643,10 @@ impl EccMap for StripedBitmap {
 /// bracketed list `[fn_name: MapType, ...]`, as `name::fn_name`.
 #[allow(unused_macros)]
 macro_rules! instantiate {
-    (@one [$($name:ident: $map:ty),* $(,)?] $test:ident) => {
+    (@one [$($(#[$cfg:meta])* $name:ident: $map:ty),* $(,)?] $test:ident) => {
         mod $test {
             $(
+                $(#[$cfg])*
                 #[test]
                 fn $name() {
                     super::$test::<$map>()
@@ -591,9 +661,31 @@ macro_rules! instantiate {
 
 /// Instantiates each named generic test `fn name<M: TestMap>()` once per map
 /// type, as `name::plain`, `name::dual`, `name::ecc_secded64`, ...,
-/// `name::keyed_secded64`, `name::striped`.
+/// `name::keyed_secded64`, `name::striped`, `name::ecc128`.
 #[allow(unused_macros)]
 macro_rules! for_each_map {
+    ($($test:ident),* $(,)?) => {
+        instantiate!([
+            plain: eccmap::PlainBitmap,
+            dual: eccmap::DualBitmap,
+            ecc_secded64: eccmap::EccBitmap<eccmap::codes::Secded64>,
+            ecc_secded32: eccmap::EccBitmap<eccmap::codes::Secded32>,
+            ecc_hamming84: eccmap::EccBitmap<eccmap::codes::Hamming84>,
+            ecc_hamming74: eccmap::EccBitmap<eccmap::codes::Hamming74>,
+            ecc_secded64burst: eccmap::EccBitmap<eccmap::codes::Secded64Burst>,
+            keyed_secded64: eccmap::KeyedEccBitmap<eccmap::codes::Secded64>,
+            striped: eccmap::StripedBitmap,
+            #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+            ecc128: eccmap::Ecc128,
+        ] $($test),*);
+    };
+}
+
+/// [`for_each_map!`] without the 128-bit map: for the tests that judge a
+/// 64-bit storage word alone ([`TestMap::raw_word_is_clean`]), which for
+/// `Ecc128` is half a codeword.
+#[allow(unused_macros)]
+macro_rules! for_each_map_64 {
     ($($test:ident),* $(,)?) => {
         instantiate!([
             plain: eccmap::PlainBitmap,
