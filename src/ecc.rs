@@ -518,6 +518,41 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         d
     }
 
+    /// The storage change that flips the one page at offset `o` (`o <
+    /// PAGES_PER_WORD`): for a word of one codeword, data bit `o`'s column
+    /// of the matrix and the bit itself, one table load.
+    #[inline(always)]
+    fn delta_one(o: usize) -> C::Word {
+        if Self::LANES == 1 {
+            C::Word::from_u64(C::delta(o as u32))
+        } else {
+            Self::delta(C::Word::bit(o))
+        }
+    }
+
+    /// [`Engine::update`] out of line, for the fast paths' rare cases (a
+    /// word that is not clean, a clash, a lost compare-and-swap).
+    #[cold]
+    #[inline(never)]
+    fn update_cold(&self, w: usize, mask: C::Word, alloc: bool) -> Result<(), Conflict<C::Word>> {
+        self.update(w, mask, alloc)
+    }
+
+    /// [`Engine::read`] of a word that is not one clean codeword: decode,
+    /// repair, answer.
+    #[cold]
+    #[inline(never)]
+    fn read_cold(&self, w: usize, cur: C::Word, key: C::Word) -> WordRead<C::Word> {
+        let v = Self::view(cur, key);
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
+        WordRead {
+            allocated: v.allocated,
+            bad: v.bad,
+        }
+    }
+
     /// Writes back a repaired word if the word still holds `seen`; counts
     /// the repair only if this thread's write is the one that landed.
     #[cold]
@@ -550,14 +585,15 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
     #[inline]
     fn read(&self, w: usize, _want: C::Word) -> WordRead<C::Word> {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur, Self::key(w));
-        if v.fixed != cur {
-            self.repair(w, cur, &v);
+        let key = Self::key(w);
+        // The common case, one clean codeword: its data bits are the pages.
+        if Self::is_clean(cur, key) {
+            return WordRead {
+                allocated: cur & C::Word::low(Self::K),
+                bad: C::Word::ZERO,
+            };
         }
-        WordRead {
-            allocated: v.allocated,
-            bad: v.bad,
-        }
+        self.read_cold(w, cur, key)
     }
     #[inline]
     fn update(&self, w: usize, mask: C::Word, alloc: bool) -> Result<(), Conflict<C::Word>> {
@@ -598,6 +634,33 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
                 Err(now) => cur = now,
             }
         }
+    }
+    #[inline(always)]
+    fn update_one(&self, w: usize, o: usize, alloc: bool) -> Result<(), Conflict<C::Word>> {
+        let bit = C::Word::bit(o);
+        if Self::LANES != 1 {
+            return self.update(w, bit, alloc);
+        }
+        // One verify (the syndrome of the loaded word), then the new word is
+        // the old one XOR the page's delta: a clean word stays clean, so the
+        // compare-and-swap that lands it needs no second syndrome. A word
+        // that is not clean, a clash and a lost race take the full update.
+        let cell = &self.words[w];
+        let cur = cell.load(Ordering::Acquire);
+        if Self::is_clean(cur, Self::key(w)) {
+            // One codeword: page `o` is data bit `o`.
+            if (cur & bit == C::Word::ZERO) != alloc {
+                return Err(Conflict::State(bit));
+            }
+            let new = cur ^ Self::delta_one(o);
+            if cell
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.update_cold(w, bit, alloc)
     }
     #[inline]
     fn check_update(

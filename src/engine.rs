@@ -42,6 +42,13 @@ pub(crate) trait Engine: Sync {
     /// provided each is verified and in the opposite state; otherwise
     /// changes nothing and returns which condition failed.
     fn update(&self, w: usize, mask: Self::Word, alloc: bool) -> Result<(), Conflict<Self::Word>>;
+    /// [`update`](Self::update) of the one page at offset `o` of word `w`
+    /// (`o < PAGES_PER_WORD`): the same conditions and result, for a scheme
+    /// that has a shorter path for a single page.
+    #[inline(always)]
+    fn update_one(&self, w: usize, o: usize, alloc: bool) -> Result<(), Conflict<Self::Word>> {
+        self.update(w, Self::Word::bit(o), alloc)
+    }
     /// Verifies, by a read, that [`update`](Self::update) of `mask` to
     /// `alloc` would go ahead on word `w` as it stands (the same conditions,
     /// in the same order), changing nothing but a repair; on success returns
@@ -194,17 +201,22 @@ fn uncorrectable<E: Engine>(m: &E, w: usize, bad: E::Word, at: E::Word) -> State
     })
 }
 
-fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, E::Word), StateError> {
+/// The word of `page` and the page's offset in it.
+#[inline(always)]
+fn locate<E: Engine>(m: &E, page: usize) -> Result<(usize, usize), StateError> {
     if page >= m.page_count() {
         return Err(StateError::OutOfRange {
             page,
             pages: m.page_count(),
         });
     }
-    Ok((
-        page / E::PAGES_PER_WORD,
-        E::Word::bit(page % E::PAGES_PER_WORD),
-    ))
+    Ok((page / E::PAGES_PER_WORD, page % E::PAGES_PER_WORD))
+}
+
+/// The word of `page` and the page's mask in it.
+#[inline(always)]
+fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, E::Word), StateError> {
+    locate(m, page).map(|(w, o)| (w, E::Word::bit(o)))
 }
 
 fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), StateError> {
@@ -246,6 +258,8 @@ fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize,
     })
 }
 
+#[cold]
+#[inline(never)]
 fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool) -> StateError {
     match c {
         Conflict::Bad { bad, at } => uncorrectable(m, w, bad, at),
@@ -261,9 +275,10 @@ fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool)
     }
 }
 
+#[inline(always)]
 pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), StateError> {
-    let (w, bit) = check_page(m, page)?;
-    m.update(w, bit, alloc)
+    let (w, o) = locate(m, page)?;
+    m.update_one(w, o, alloc)
         .map_err(|c| conflict_error(m, w, c, alloc))
 }
 
@@ -490,6 +505,7 @@ pub(crate) fn try_alloc_range<E: Engine>(
     }
 }
 
+#[inline(always)]
 pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateError> {
     let (w, bit) = check_page(m, page)?;
     let r = m.read(w, bit);
