@@ -432,6 +432,30 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         Self::word_of(Self::INIT) ^ Self::key(w)
     }
 
+    /// The storage change that flips every page of a word of one codeword
+    /// (a constant: the compiler folds the table lookups).
+    #[inline(always)]
+    fn full_delta() -> C::Word {
+        C::Word::from_u64(C::delta_mask(u64::MAX))
+    }
+
+    /// The raw storage value of word `w` with every page allocated.
+    #[inline(always)]
+    fn full_word(w: usize) -> C::Word {
+        Self::blank_word(w) ^ Self::range_delta(C::Word::low(Self::PAGES_PER_WORD))
+    }
+
+    /// The storage change of an update of `mask` given a verified word: a
+    /// whole word of one codeword is a constant.
+    #[inline(always)]
+    fn range_delta(mask: C::Word) -> C::Word {
+        if Self::LANES == 1 && mask == C::Word::low(Self::K) {
+            Self::full_delta()
+        } else {
+            Self::delta(mask)
+        }
+    }
+
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
     // Used by the striped map, which needs 64-bit atomics.
@@ -553,6 +577,34 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         }
     }
 
+    /// [`Engine::check_update`] of a word that is not one clean codeword
+    /// (or of several codewords): decode, repair, decide.
+    #[cold]
+    #[inline(never)]
+    fn check_update_cold(
+        &self,
+        w: usize,
+        cur: C::Word,
+        key: C::Word,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        let v = Self::view(cur, key);
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
+        let at = v.bad & mask;
+        if at != C::Word::ZERO {
+            return Err(Conflict::Bad { bad: v.bad, at });
+        }
+        let c = clash(v.allocated, mask, alloc);
+        if c != C::Word::ZERO {
+            return Err(Conflict::State(c));
+        }
+        // A clean encoding in which the update may go ahead.
+        Ok(v.fixed)
+    }
+
     /// Writes back a repaired word if the word still holds `seen`; counts
     /// the repair only if this thread's write is the one that landed.
     #[cold]
@@ -662,7 +714,7 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
         }
         self.update_cold(w, bit, alloc)
     }
-    #[inline]
+    #[inline(always)]
     fn check_update(
         &self,
         w: usize,
@@ -670,22 +722,35 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
         alloc: bool,
     ) -> Result<C::Word, Conflict<C::Word>> {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur, Self::key(w));
-        if v.fixed != cur {
-            self.repair(w, cur, &v);
+        let key = Self::key(w);
+        if Self::LANES == 1 {
+            // A whole word has one valid clean value for each direction:
+            // all free (the blank word) before an alloc, all allocated
+            // before a free. One compare verifies it, without a syndrome.
+            if mask == C::Word::low(Self::K) && Some(cur) == self.whole_token(w, alloc) {
+                return Ok(cur);
+            }
+            // One clean codeword: its data bits are the pages.
+            if Self::is_clean(cur, key) {
+                let c = clash(cur, mask, alloc);
+                if c != C::Word::ZERO {
+                    return Err(Conflict::State(c));
+                }
+                return Ok(cur);
+            }
         }
-        let at = v.bad & mask;
-        if at != C::Word::ZERO {
-            return Err(Conflict::Bad { bad: v.bad, at });
-        }
-        let c = clash(v.allocated, mask, alloc);
-        if c != C::Word::ZERO {
-            return Err(Conflict::State(c));
-        }
-        // A clean encoding in which the update may go ahead.
-        Ok(v.fixed)
+        self.check_update_cold(w, cur, key, mask, alloc)
     }
-    #[inline]
+    #[inline(always)]
+    fn whole_token(&self, w: usize, alloc: bool) -> Option<C::Word> {
+        // The clean encoding of no page allocated, or of every page.
+        Some(if alloc {
+            Self::blank_word(w)
+        } else {
+            Self::full_word(w)
+        })
+    }
+    #[inline(always)]
     fn update_checked(
         &self,
         w: usize,
@@ -698,12 +763,12 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
         let cell = &self.words[w];
         match cell.compare_exchange(
             token,
-            token ^ Self::delta(mask),
+            token ^ Self::range_delta(mask),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
             Ok(_) => Ok(()),
-            Err(_) => self.update(w, mask, alloc),
+            Err(_) => self.update_cold(w, mask, alloc),
         }
     }
     #[inline]
