@@ -445,14 +445,17 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         Self::blank_word(w) ^ Self::range_delta(C::Word::low(Self::PAGES_PER_WORD))
     }
 
-    /// The storage change of an update of `mask` given a verified word: a
-    /// whole word of one codeword is a constant.
+    /// The storage change of an update of `mask` given a verified word, as
+    /// ranges use it: a whole word of one codeword is a constant.
     #[inline(always)]
     fn range_delta(mask: C::Word) -> C::Word {
-        if Self::LANES == 1 && mask == C::Word::low(Self::K) {
+        if Self::LANES != 1 {
+            Self::delta(mask)
+        } else if mask == C::Word::low(Self::K) {
             Self::full_delta()
         } else {
-            Self::delta(mask)
+            // A range's first or last word: a run of pages, two lookups.
+            C::Word::from_u64(C::delta_mask(mask.low_u64()))
         }
     }
 
