@@ -789,22 +789,27 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
             // Eight words per step, by one vector test: a word `x` is clean
             // exactly when `x ^ key ^ blank` has a zero linear syndrome.
             let blank = Self::word_of(Self::INIT);
-            while let Some(eight) = words.get(w..w + 8) {
-                let mut x = [0u64; 8];
-                for (x, cell) in x.iter_mut().zip(eight) {
+            let rest = &words[from..];
+            // `first_dirty` asks for the words in order: the key class
+            // steps with them, in the closure's own copy.
+            return C::MATRIX.first_dirty(rest.len(), move |i| {
+                let key = if K::period::<C>() == 1 {
+                    Self::key(0)
+                } else {
                     let key = Self::word_of(K::key_of_class::<C>(class));
-                    *x = (cell.load(Ordering::Acquire) ^ key ^ blank).low_u64();
                     class += 1;
                     if class == period {
                         class = 0;
                     }
-                }
-                let dirty = C::MATRIX.dirty8(&x);
-                if dirty != 0 {
-                    return w + dirty.trailing_zeros() as usize - from;
-                }
-                w += 8;
-            }
+                    key
+                };
+                // Relaxed: the test orders nothing else; a word found
+                // dirty is loaded again (acquire) by `scrub_word`.
+                let raw = rest
+                    .get(i)
+                    .map_or(C::Word::ZERO, |c| c.load(Ordering::Relaxed));
+                (raw ^ key ^ blank).low_u64()
+            });
         }
         while w < words.len() {
             let raw = words[w].load(Ordering::Acquire);

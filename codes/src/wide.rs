@@ -1,6 +1,7 @@
 //! Syndrome tests of eight words at a time, for scans such as a scrub:
-//! [`Matrix::dirty8`] tells which of eight words are not codewords, and
-//! [`WideBackend`] which implementation it runs.
+//! [`Matrix::first_dirty`] finds the first word of a run that is not a
+//! codeword, [`Matrix::dirty8`] tells which of eight words are not, and
+//! [`WideBackend`] which implementation they run.
 //!
 //! On x86-64 with AVX-512 (`AVX512F` and `AVX512_VPOPCNTDQ`, detected at
 //! run time with the `std` feature, else known from the build's target
@@ -8,10 +9,11 @@
 //! matrix's (at most 8) rows, `VPANDQ` with the row and `VPOPCNTQ` give the
 //! row's count in every word, ORed together; `VPTESTMQ` with 1 then sets
 //! bit `i` exactly when some row has odd parity in word `i`, i.e. when its
-//! syndrome is nonzero: 26 instructions for eight words. Everywhere else
+//! syndrome is nonzero: 28 vector instructions for eight words, the rows
+//! kept in registers through a scan. Everywhere else
 //! (and with `ECCMAP_PORTABLE` set in the environment, which CI uses to
 //! test the fallback on a CPU that has the fast path) it is eight table
-//! syndromes ([`Matrix::dirty8_portable`]).
+//! syndromes ([`Matrix::dirty8_portable`], [`Matrix::first_dirty_portable`]).
 //!
 //! The AVX-512 path needs Rust 1.89 (stable AVX-512 intrinsics); the build
 //! script enables it there (`cfg(eccmap_avx512)`). All of this module's
@@ -63,6 +65,39 @@ impl Matrix {
         self.dirty8_portable(words)
     }
 
+    /// The first index `i` in `0..count` whose word `word(i)` has a nonzero
+    /// linear syndrome (as [`dirty8`](Self::dirty8) tests it), or `count`
+    /// if there is none: a scan, eight words per step on the AVX-512
+    /// backend. `word` is called once for each index, in increasing order,
+    /// from 0 up to at most the end of the eight-word step that holds the
+    /// answer (so it may step a state of its own, such as a key class).
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits.
+    #[inline]
+    pub fn first_dirty(&self, count: usize, word: impl FnMut(usize) -> u64) -> usize {
+        assert!(self.code_bits() <= 64, "code wider than 64 bits");
+        #[cfg(all(eccmap_avx512, target_arch = "x86_64"))]
+        if let Some(fast) = avx512::Avx512::get() {
+            return fast.first_dirty(self, count, word);
+        }
+        self.first_dirty_portable(count, word)
+    }
+
+    /// [`first_dirty`](Self::first_dirty) by table syndromes, one word at a
+    /// time, on any target.
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits.
+    #[inline]
+    pub fn first_dirty_portable(&self, count: usize, mut word: impl FnMut(usize) -> u64) -> usize {
+        assert!(self.code_bits() <= 64, "code wider than 64 bits");
+        let m = crate::mask(self.code_bits());
+        (0..count)
+            .find(|&i| self.linear_syndrome(word(i) & m) != 0)
+            .unwrap_or(count)
+    }
+
     /// [`dirty8`](Self::dirty8) by eight table syndromes, on any target.
     ///
     /// # Panics
@@ -85,8 +120,9 @@ mod avx512 {
     //! because its one constructor, [`Avx512::get`], checks that first.
     //! Every call of the `#[target_feature]` function goes through one.
 
+    use super::Matrix;
     use core::arch::x86_64::{
-        _mm512_and_si512, _mm512_loadu_epi64, _mm512_or_si512, _mm512_popcnt_epi64,
+        __m512i, _mm512_and_si512, _mm512_loadu_epi64, _mm512_or_si512, _mm512_popcnt_epi64,
         _mm512_set1_epi64, _mm512_setzero_si512, _mm512_test_epi64_mask,
     };
     use core::sync::atomic::{AtomicU8, Ordering};
@@ -127,6 +163,22 @@ mod avx512 {
             c
         }
 
+        /// [`Matrix::first_dirty`] on this backend.
+        #[inline(always)]
+        pub(super) fn first_dirty(
+            self,
+            m: &Matrix,
+            count: usize,
+            word: impl FnMut(usize) -> u64,
+        ) -> usize {
+            // SAFETY: `first_dirty` needs the `avx512f` and `avx512vpopcntdq`
+            // target features; `self` is an `Avx512`, which only `get`
+            // builds, and only after finding both on this CPU (or in the
+            // build's enabled target features). It reads only through `m`
+            // and `word`.
+            unsafe { first_dirty(m, count, word) }
+        }
+
         /// Bit `i` set if some row of `rows` has odd parity in `words[i]`.
         #[inline(always)]
         pub(super) fn dirty8(self, rows: &[u64; 8], words: &[u64; 8]) -> u8 {
@@ -145,12 +197,52 @@ mod avx512 {
         // SAFETY: `words` is a reference to 8 `u64`, 64 readable bytes;
         // the load has no alignment requirement.
         let x = unsafe { _mm512_loadu_epi64(words.as_ptr().cast()) };
+        kernel(rows, x)
+    }
+
+    /// Bit `i` set if some row of `rows` has odd parity in lane `i` of `x`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    fn kernel(rows: &[u64; 8], x: __m512i) -> u8 {
         let mut acc = _mm512_setzero_si512();
+        // All eight rows (those past the code's last are 0): a fixed trip
+        // count, so a scan keeps the broadcast rows in registers.
         for &row in rows {
             let hits = _mm512_and_si512(x, _mm512_set1_epi64(row as i64));
             acc = _mm512_or_si512(acc, _mm512_popcnt_epi64(hits));
         }
         // Bit 0 of `acc` in word `i`: some row's count was odd.
         _mm512_test_epi64_mask(acc, _mm512_set1_epi64(1))
+    }
+
+    /// See [`Matrix::first_dirty`].
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    unsafe fn first_dirty(m: &Matrix, count: usize, word: impl FnMut(usize) -> u64) -> usize {
+        // A local copy, whose state the compiler keeps in registers.
+        let mut word = word;
+        let rows = m.rows();
+        let mut i = 0;
+        while count - i >= 8 {
+            let mut x = [0u64; 8];
+            for (k, x) in x.iter_mut().enumerate() {
+                *x = word(i + k);
+            }
+            // SAFETY: `x` is 8 `u64`, 64 readable bytes; the load has no
+            // alignment requirement.
+            let v = unsafe { _mm512_loadu_epi64(x.as_ptr().cast()) };
+            let dirty = kernel(rows, v);
+            if dirty != 0 {
+                return i + dirty.trailing_zeros() as usize;
+            }
+            i += 8;
+        }
+        let mask = crate::mask(m.code_bits());
+        while i < count {
+            if m.linear_syndrome(word(i) & mask) != 0 {
+                return i;
+            }
+            i += 1;
+        }
+        count
     }
 }
