@@ -113,7 +113,10 @@ impl Matrix {
     }
 }
 
+// Compiled only where the build script found Rust 1.89 or later, whose
+// AVX-512 intrinsics the crate's MSRV (1.85) does not have.
 #[cfg(all(eccmap_avx512, target_arch = "x86_64"))]
+#[allow(clippy::incompatible_msrv)]
 mod avx512 {
     //! Soundness rests on one invariant: an [`Avx512`] value exists only
     //! once the CPU is known to have `avx512f` and `avx512vpopcntdq`,
