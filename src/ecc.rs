@@ -565,11 +565,17 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         self.update(w, mask, alloc)
     }
 
-    /// [`Engine::read`] of a word that is not one clean codeword: decode,
-    /// repair, answer.
+    /// [`read_full`](Self::read_full) out of line: a word of one codeword
+    /// that is not clean.
     #[cold]
     #[inline(never)]
     fn read_cold(&self, w: usize, cur: C::Word, key: C::Word) -> WordRead<C::Word> {
+        self.read_full(w, cur, key)
+    }
+
+    /// [`Engine::read`] by the full decode: decode, repair, answer.
+    #[inline(always)]
+    fn read_full(&self, w: usize, cur: C::Word, key: C::Word) -> WordRead<C::Word> {
         let v = Self::view(cur, key);
         if v.fixed != cur {
             self.repair(w, cur, &v);
@@ -580,11 +586,24 @@ impl<C: WordCode, K: Keying> EccBitmap<C, K> {
         }
     }
 
-    /// [`Engine::check_update`] of a word that is not one clean codeword
-    /// (or of several codewords): decode, repair, decide.
+    /// [`check_update_full`](Self::check_update_full) out of line: a word
+    /// of one codeword that is not clean.
     #[cold]
     #[inline(never)]
     fn check_update_cold(
+        &self,
+        w: usize,
+        cur: C::Word,
+        key: C::Word,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        self.check_update_full(w, cur, key, mask, alloc)
+    }
+
+    /// [`Engine::check_update`] by the full decode: decode, repair, decide.
+    #[inline(always)]
+    fn check_update_full(
         &self,
         w: usize,
         cur: C::Word,
@@ -641,6 +660,9 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
     fn read(&self, w: usize, _want: C::Word) -> WordRead<C::Word> {
         let cur = self.words[w].load(Ordering::Acquire);
         let key = Self::key(w);
+        if Self::LANES != 1 {
+            return self.read_full(w, cur, key);
+        }
         // The common case, one clean codeword: its data bits are the pages.
         if Self::is_clean(cur, key) {
             return WordRead {
@@ -741,8 +763,9 @@ impl<C: WordCode, K: Keying> Engine for EccBitmap<C, K> {
                 }
                 return Ok(cur);
             }
+            return self.check_update_cold(w, cur, key, mask, alloc);
         }
-        self.check_update_cold(w, cur, key, mask, alloc)
+        self.check_update_full(w, cur, key, mask, alloc)
     }
     #[inline(always)]
     fn whole_token(&self, w: usize, alloc: bool) -> Option<C::Word> {
