@@ -270,6 +270,11 @@ impl Engine for DualBitmap {
             c => Err(Conflict::State(c)),
         }
     }
+    #[inline(always)]
+    fn whole_token(&self, _w: usize, alloc: bool) -> Option<NativeWord> {
+        // The word itself: no page allocated, or every page.
+        Some(if alloc { 0 } else { NativeWord::MAX })
+    }
     #[inline]
     fn update_checked(
         &self,

@@ -9,7 +9,7 @@ use crate::storage::{Counters, StaticLayout, Words};
 use crate::word::{AtomicWord, LaneDecoded, MapCode, Word, WordCode};
 use crate::StateError;
 use core::marker::PhantomData;
-use eccmap_codes::LaneCode;
+use eccmap_codes::{LaneCode, WideBackend};
 
 /// Page allocation state as codewords of the code `C`, packed in storage
 /// words of the code's word type ([`MapCode::Word`]; [`WordCode::Word`](crate::WordCode::Word)
@@ -517,6 +517,33 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
         Self::word_of(Self::init()) ^ Self::key(w)
     }
 
+    /// The storage change that flips every page of a word of one codeword
+    /// (a constant: the compiler folds the table lookups).
+    #[inline(always)]
+    fn full_delta() -> C::Word {
+        C::delta_mask(C::Word::low(Self::K))
+    }
+
+    /// The raw storage value of word `w` with every page allocated.
+    #[inline(always)]
+    fn full_word(w: usize) -> C::Word {
+        Self::blank_word(w) ^ Self::range_delta(C::Word::low(Self::PAGES_PER_WORD))
+    }
+
+    /// The storage change of an update of `mask` given a verified word, as
+    /// ranges use it: a whole word of one codeword is a constant.
+    #[inline(always)]
+    fn range_delta(mask: C::Word) -> C::Word {
+        if Self::LANES != 1 {
+            Self::delta(mask)
+        } else if mask == C::Word::low(Self::K) {
+            Self::full_delta()
+        } else {
+            // A range's first or last word: a run of pages, two lookups.
+            C::delta_mask(mask)
+        }
+    }
+
     /// The raw storage value of word `w` holding exactly the allocated
     /// pages `pages` (a page mask): a fresh encoding, for rebuilding a word.
     #[inline]
@@ -601,6 +628,88 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
         d
     }
 
+    /// The storage change that flips the one page at offset `o` (`o <
+    /// PAGES_PER_WORD`): for a word of one codeword, data bit `o`'s column
+    /// of the matrix and the bit itself, one table load.
+    #[inline(always)]
+    fn delta_one(o: usize) -> C::Word {
+        if Self::LANES == 1 {
+            C::delta(o as u32)
+        } else {
+            Self::delta(C::Word::bit(o))
+        }
+    }
+
+    /// [`Engine::update`] out of line, for the fast paths' rare cases (a
+    /// word that is not clean, a clash, a lost compare-and-swap).
+    #[cold]
+    #[inline(never)]
+    fn update_cold(&self, w: usize, mask: C::Word, alloc: bool) -> Result<(), Conflict<C::Word>> {
+        self.update(w, mask, alloc)
+    }
+
+    /// [`read_full`](Self::read_full) out of line: a word of one codeword
+    /// that is not clean.
+    #[cold]
+    #[inline(never)]
+    fn read_cold(&self, w: usize, cur: C::Word, key: C::Word) -> WordRead<C::Word> {
+        self.read_full(w, cur, key)
+    }
+
+    /// [`Engine::read`] by the full decode: decode, repair, answer.
+    #[inline(always)]
+    fn read_full(&self, w: usize, cur: C::Word, key: C::Word) -> WordRead<C::Word> {
+        let v = Self::view(cur, key);
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
+        WordRead {
+            allocated: v.allocated,
+            bad: v.bad,
+        }
+    }
+
+    /// [`check_update_full`](Self::check_update_full) out of line: a word
+    /// of one codeword that is not clean.
+    #[cold]
+    #[inline(never)]
+    fn check_update_cold(
+        &self,
+        w: usize,
+        cur: C::Word,
+        key: C::Word,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        self.check_update_full(w, cur, key, mask, alloc)
+    }
+
+    /// [`Engine::check_update`] by the full decode: decode, repair, decide.
+    #[inline(always)]
+    fn check_update_full(
+        &self,
+        w: usize,
+        cur: C::Word,
+        key: C::Word,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        let v = Self::view(cur, key);
+        if v.fixed != cur {
+            self.repair(w, cur, &v);
+        }
+        let at = v.bad & mask;
+        if at != C::Word::ZERO {
+            return Err(Conflict::Bad { bad: v.bad, at });
+        }
+        let c = clash(v.allocated, mask, alloc);
+        if c != C::Word::ZERO {
+            return Err(Conflict::State(c));
+        }
+        // A clean encoding in which the update may go ahead.
+        Ok(v.fixed)
+    }
+
     /// Writes back a repaired word if the word still holds `seen`; counts
     /// the repair only if this thread's write is the one that landed.
     #[cold]
@@ -633,14 +742,18 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
     #[inline]
     fn read(&self, w: usize, _want: C::Word) -> WordRead<C::Word> {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur, Self::key(w));
-        if v.fixed != cur {
-            self.repair(w, cur, &v);
+        let key = Self::key(w);
+        if Self::LANES != 1 {
+            return self.read_full(w, cur, key);
         }
-        WordRead {
-            allocated: v.allocated,
-            bad: v.bad,
+        // The common case, one clean codeword: its data bits are the pages.
+        if Self::is_clean(cur, key) {
+            return WordRead {
+                allocated: cur & C::Word::low(Self::K),
+                bad: C::Word::ZERO,
+            };
         }
+        self.read_cold(w, cur, key)
     }
     #[inline]
     fn update(&self, w: usize, mask: C::Word, alloc: bool) -> Result<(), Conflict<C::Word>> {
@@ -682,7 +795,34 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
             }
         }
     }
-    #[inline]
+    #[inline(always)]
+    fn update_one(&self, w: usize, o: usize, alloc: bool) -> Result<(), Conflict<C::Word>> {
+        let bit = C::Word::bit(o);
+        if Self::LANES != 1 {
+            return self.update(w, bit, alloc);
+        }
+        // One verify (the syndrome of the loaded word), then the new word is
+        // the old one XOR the page's delta: a clean word stays clean, so the
+        // compare-and-swap that lands it needs no second syndrome. A word
+        // that is not clean, a clash and a lost race take the full update.
+        let cell = &self.words[w];
+        let cur = cell.load(Ordering::Acquire);
+        if Self::is_clean(cur, Self::key(w)) {
+            // One codeword: page `o` is data bit `o`.
+            if (cur & bit == C::Word::ZERO) != alloc {
+                return Err(Conflict::State(bit));
+            }
+            let new = cur ^ Self::delta_one(o);
+            if cell
+                .compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.update_cold(w, bit, alloc)
+    }
+    #[inline(always)]
     fn check_update(
         &self,
         w: usize,
@@ -690,22 +830,36 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         alloc: bool,
     ) -> Result<C::Word, Conflict<C::Word>> {
         let cur = self.words[w].load(Ordering::Acquire);
-        let v = Self::view(cur, Self::key(w));
-        if v.fixed != cur {
-            self.repair(w, cur, &v);
+        let key = Self::key(w);
+        if Self::LANES == 1 {
+            // A whole word has one valid clean value for each direction:
+            // all free (the blank word) before an alloc, all allocated
+            // before a free. One compare verifies it, without a syndrome.
+            if mask == C::Word::low(Self::K) && Some(cur) == self.whole_token(w, alloc) {
+                return Ok(cur);
+            }
+            // One clean codeword: its data bits are the pages.
+            if Self::is_clean(cur, key) {
+                let c = clash(cur, mask, alloc);
+                if c != C::Word::ZERO {
+                    return Err(Conflict::State(c));
+                }
+                return Ok(cur);
+            }
+            return self.check_update_cold(w, cur, key, mask, alloc);
         }
-        let at = v.bad & mask;
-        if at != C::Word::ZERO {
-            return Err(Conflict::Bad { bad: v.bad, at });
-        }
-        let c = clash(v.allocated, mask, alloc);
-        if c != C::Word::ZERO {
-            return Err(Conflict::State(c));
-        }
-        // A clean encoding in which the update may go ahead.
-        Ok(v.fixed)
+        self.check_update_full(w, cur, key, mask, alloc)
     }
-    #[inline]
+    #[inline(always)]
+    fn whole_token(&self, w: usize, alloc: bool) -> Option<C::Word> {
+        // The clean encoding of no page allocated, or of every page.
+        Some(if alloc {
+            Self::blank_word(w)
+        } else {
+            Self::full_word(w)
+        })
+    }
+    #[inline(always)]
     fn update_checked(
         &self,
         w: usize,
@@ -718,12 +872,12 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let cell = &self.words[w];
         match cell.compare_exchange(
             token,
-            token ^ Self::delta(mask),
+            token ^ Self::range_delta(mask),
             Ordering::AcqRel,
             Ordering::Acquire,
         ) {
             Ok(_) => Ok(()),
-            Err(_) => self.update(w, mask, alloc),
+            Err(_) => self.update_cold(w, mask, alloc),
         }
     }
     #[inline]
@@ -736,8 +890,39 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let period = C::period::<K>();
         let mut class = from % period;
         let mut w = from;
-        while w < self.words.len() {
-            let raw = self.words[w].load(Ordering::Acquire);
+        let words: &[<C::Word as Word>::Atomic] = &self.words;
+        if let (64, Some(matrix), WideBackend::Avx512) = (
+            <C::Word as Word>::BITS,
+            C::lane_matrix(),
+            WideBackend::get(),
+        ) {
+            // Eight words per step, by one vector test: a word `x` is clean
+            // exactly when `x ^ key ^ blank` has a zero linear syndrome.
+            let blank = Self::word_of(Self::init());
+            let rest = &words[from..];
+            // `first_dirty` asks for the words in order: the key class
+            // steps with them, in the closure's own copy.
+            return matrix.first_dirty(rest.len(), move |i| {
+                let key = if period == 1 {
+                    Self::key(0)
+                } else {
+                    let key = Self::word_of(C::key_of_class::<K>(class));
+                    class += 1;
+                    if class == period {
+                        class = 0;
+                    }
+                    key
+                };
+                // Relaxed: the test orders nothing else; a word found
+                // dirty is loaded again (acquire) by `scrub_word`.
+                let raw = rest
+                    .get(i)
+                    .map_or(C::Word::ZERO, |c| c.load(Ordering::Relaxed));
+                (raw ^ key ^ blank).low_u64()
+            });
+        }
+        while w < words.len() {
+            let raw = words[w].load(Ordering::Acquire);
             if !Self::is_clean(raw, Self::word_of(C::key_of_class::<K>(class))) {
                 break;
             }

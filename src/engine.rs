@@ -44,6 +44,13 @@ pub(crate) trait Engine: Sync {
     /// provided each is verified and in the opposite state; otherwise
     /// changes nothing and returns which condition failed.
     fn update(&self, w: usize, mask: Self::Word, alloc: bool) -> Result<(), Conflict<Self::Word>>;
+    /// [`update`](Self::update) of the one page at offset `o` of word `w`
+    /// (`o < PAGES_PER_WORD`): the same conditions and result, for a scheme
+    /// that has a shorter path for a single page.
+    #[inline(always)]
+    fn update_one(&self, w: usize, o: usize, alloc: bool) -> Result<(), Conflict<Self::Word>> {
+        self.update(w, Self::Word::bit(o), alloc)
+    }
     /// Verifies, by a read, that [`update`](Self::update) of `mask` to
     /// `alloc` would go ahead on word `w` as it stands (the same conditions,
     /// in the same order), changing nothing but a repair; on success returns
@@ -78,6 +85,15 @@ pub(crate) trait Engine: Sync {
         _token: Self::Word,
     ) -> Result<(), Conflict<Self::Word>> {
         self.update(w, mask, alloc)
+    }
+    /// The token a successful [`check_update`](Self::check_update) of every
+    /// page of word `w` toward `alloc` gives, if the scheme can name it
+    /// without reading the word: such a word has only one valid value.
+    /// [`update_checked`](Self::update_checked) with it lands only if the
+    /// word holds that value, so it needs no keeping. `None`: none.
+    #[inline(always)]
+    fn whole_token(&self, _w: usize, _alloc: bool) -> Option<Self::Word> {
+        None
     }
     /// How many words from `from` on are verified clean as they stand (no
     /// repair, nothing to report): a scrub skips them. 0 if the map has no
@@ -231,17 +247,22 @@ fn uncorrectable<E: Engine>(m: &E, w: usize, bad: E::Word, at: E::Word) -> State
     })
 }
 
-fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, E::Word), StateError> {
+/// The word of `page` and the page's offset in it.
+#[inline(always)]
+fn locate<E: Engine>(m: &E, page: usize) -> Result<(usize, usize), StateError> {
     if page >= m.page_count() {
         return Err(StateError::OutOfRange {
             page,
             pages: m.page_count(),
         });
     }
-    Ok((
-        page / E::PAGES_PER_WORD,
-        E::Word::bit(page % E::PAGES_PER_WORD),
-    ))
+    Ok((page / E::PAGES_PER_WORD, page % E::PAGES_PER_WORD))
+}
+
+/// The word of `page` and the page's mask in it.
+#[inline(always)]
+fn check_page<E: Engine>(m: &E, page: usize) -> Result<(usize, E::Word), StateError> {
+    locate(m, page).map(|(w, o)| (w, E::Word::bit(o)))
 }
 
 fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), StateError> {
@@ -259,30 +280,57 @@ fn check_range<E: Engine>(m: &E, first: usize, count: usize) -> Result<(), State
     }
 }
 
-/// The (word, page mask) pieces of `first..first + count`, in order.
-#[inline(always)]
-fn pieces<E: Engine>(first: usize, count: usize) -> impl Iterator<Item = (usize, E::Word)> {
-    let ppw = E::PAGES_PER_WORD;
-    let end = first + count;
-    let (w0, w1) = (first / ppw, (end - 1) / ppw);
-    // The first word starts at `first`, the last ends at `end`, the ones
-    // in between are whole.
-    let (head, tail) = (
-        !E::Word::low(first - w0 * ppw),
-        E::Word::low(end - w1 * ppw),
-    );
-    (w0..w1 + 1).map(move |w| {
-        let mut mask = E::Word::low(ppw);
-        if w == w0 {
-            mask &= head;
-        }
-        if w == w1 {
-            mask &= tail;
-        }
-        (w, mask)
-    })
+/// The words of `first..first + count` and their page masks: the first
+/// word from `first` on, the last up to the end, the ones between whole.
+#[derive(Clone, Copy)]
+struct Pieces<W> {
+    /// The first word.
+    w0: usize,
+    /// Number of words.
+    n: usize,
+    /// The masks of the first word, of the last word (if not the first)
+    /// and of a whole word.
+    head: W,
+    tail: W,
+    full: W,
 }
 
+impl<W: Word> Pieces<W> {
+    #[inline(always)]
+    fn new<E: Engine<Word = W>>(first: usize, count: usize) -> Pieces<W> {
+        let ppw = E::PAGES_PER_WORD;
+        let end = first + count;
+        let (w0, w1) = (first / ppw, (end - 1) / ppw);
+        let full = W::low(ppw);
+        let tail = W::low(end - w1 * ppw);
+        let mut head = full & !W::low(first - w0 * ppw);
+        if w0 == w1 {
+            head &= tail;
+        }
+        Pieces {
+            w0,
+            n: w1 - w0 + 1,
+            head,
+            tail,
+            full,
+        }
+    }
+    /// Piece `i` (`i < n`): its word and page mask.
+    #[inline(always)]
+    fn get(&self, i: usize) -> (usize, W) {
+        let mask = if i == 0 {
+            self.head
+        } else if i == self.n - 1 {
+            self.tail
+        } else {
+            self.full
+        };
+        (self.w0 + i, mask)
+    }
+}
+
+#[cold]
+#[inline(never)]
 fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool) -> StateError {
     match c {
         Conflict::Bad { bad, at } => uncorrectable(m, w, bad, at),
@@ -298,9 +346,10 @@ fn conflict_error<E: Engine>(m: &E, w: usize, c: Conflict<E::Word>, alloc: bool)
     }
 }
 
+#[inline(always)]
 pub(crate) fn set_one<E: Engine>(m: &E, page: usize, alloc: bool) -> Result<(), StateError> {
-    let (w, bit) = check_page(m, page)?;
-    m.update(w, bit, alloc)
+    let (w, o) = locate(m, page)?;
+    m.update_one(w, o, alloc)
         .map_err(|c| conflict_error(m, w, c, alloc))
 }
 
@@ -315,115 +364,135 @@ struct Refused<W> {
     first_lost: usize,
 }
 
-/// Words of a range whose [`Engine::check_update`] tokens are kept for the
-/// update (a 512-page block spans at most 17 words of any map, 32 pages to
-/// a word at the least); the words after them are updated without one.
-const TOKENS: usize = 17;
-
-/// The tokens of a range's first words: `len` of them, the words after
-/// are updated without one.
+/// The tokens of a range's first and last words (a whole word's token is
+/// [`Engine::whole_token`], which needs no keeping); `None` where the
+/// check gave none.
 struct Tokens<W> {
-    len: usize,
-    t: [W; TOKENS],
-}
-
-impl<W: Word> Tokens<W> {
-    #[inline(always)]
-    fn new() -> Tokens<W> {
-        Tokens {
-            len: 0,
-            t: [W::ZERO; TOKENS],
-        }
-    }
-    /// Records the token of the next word (kept while there is room, and
-    /// only while no word before it went without one).
-    #[inline(always)]
-    fn push(&mut self, i: usize, t: W) {
-        if i == self.len && i < TOKENS {
-            self.t[i] = t;
-            self.len += 1;
-        }
-    }
-    #[inline(always)]
-    fn get(&self, i: usize) -> Option<W> {
-        (i < self.len).then(|| self.t[i])
-    }
+    head: Option<W>,
+    tail: Option<W>,
 }
 
 /// A word that refused a check, and why.
 type Refusal<W> = (usize, Conflict<W>);
 
-/// Checks every word of `first..first + count` with
-/// [`Engine::check_update`], in order, changing nothing; returns the first
-/// word that would refuse, or the tokens of the first [`TOKENS`] words.
-fn precheck<E: Engine>(
+/// [`Engine::check_update`] of word `w`, its refusal named by the word.
+#[inline(always)]
+fn check_word<E: Engine>(
     m: &E,
-    first: usize,
-    count: usize,
+    w: usize,
+    mask: E::Word,
     alloc: bool,
-) -> Result<Tokens<E::Word>, Refusal<E::Word>> {
-    let mut tokens = Tokens::new();
-    for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
-        let t = m.check_update(w, mask, alloc).map_err(|c| (w, c))?;
-        tokens.push(i, t);
-    }
-    Ok(tokens)
+) -> Result<E::Word, Refusal<E::Word>> {
+    m.check_update(w, mask, alloc).map_err(|c| (w, c))
 }
 
-/// Applies `alloc` to `first..first + count` word by word (each word one
-/// atomic update), given the tokens of a successful [`precheck`] of the
-/// whole range, so that only a concurrent change refuses a later word. If
-/// one does, the words already changed are changed back, page by page
-/// where a page cannot be: each page another call changed meanwhile (it is
-/// then back in its state from before this call) or whose state became
-/// unknown is left as it is, counted, and returned in `lost`.
+/// Checks every word of the range `p` with [`Engine::check_update`], in
+/// order, changing nothing; returns the first word that would refuse, or
+/// the tokens of the range.
+#[inline(always)]
+fn precheck<E: Engine>(
+    m: &E,
+    p: &Pieces<E::Word>,
+    alloc: bool,
+) -> Result<Tokens<E::Word>, Refusal<E::Word>> {
+    // The first word, the whole ones, the last: one mask in the loop.
+    let head = Some(check_word(m, p.w0, p.head, alloc)?);
+    for i in 1..p.n.saturating_sub(1) {
+        check_word(m, p.w0 + i, p.full, alloc)?;
+    }
+    let tail = if p.n > 1 {
+        Some(check_word(m, p.w0 + p.n - 1, p.tail, alloc)?)
+    } else {
+        None
+    };
+    Ok(Tokens { head, tail })
+}
+
+/// The update of one word of a range, with its token if it has one.
+#[inline(always)]
+fn apply_word<E: Engine>(
+    m: &E,
+    w: usize,
+    mask: E::Word,
+    alloc: bool,
+    token: Option<E::Word>,
+) -> Result<(), Conflict<E::Word>> {
+    match token {
+        Some(t) => m.update_checked(w, mask, alloc, t),
+        None => m.update(w, mask, alloc),
+    }
+}
+
+/// Applies `alloc` to the range `p` word by word (each word one atomic
+/// update), given the tokens of a successful [`precheck`] of the whole
+/// range, so that only a concurrent change refuses a later word. If one
+/// does, the words already changed are changed back, page by page where a
+/// page cannot be: each page another call changed meanwhile (it is then
+/// back in its state from before this call) or whose state became unknown
+/// is left as it is, counted, and returned in `lost`.
+#[inline(always)]
 fn apply_range<E: Engine>(
     m: &E,
-    first: usize,
-    count: usize,
+    p: &Pieces<E::Word>,
     alloc: bool,
     tokens: &Tokens<E::Word>,
 ) -> Result<(), Refused<E::Word>> {
-    for (done, (w, mask)) in pieces::<E>(first, count).enumerate() {
-        let r = match tokens.get(done) {
-            Some(t) => m.update_checked(w, mask, alloc, t),
-            None => m.update(w, mask, alloc),
-        };
-        if let Err(c) = r {
-            let (mut lost, mut first_lost) = (0, usize::MAX);
-            for (uw, umask) in pieces::<E>(first, count).take(done) {
-                let mut left = umask;
-                while left != E::Word::ZERO {
-                    let skip = match m.update(uw, left, !alloc) {
-                        Ok(()) => break,
-                        // Another call put these pages back in their state
-                        // before this call: that call's alloc or free was
-                        // accepted against this call's transient state.
-                        Err(Conflict::State(p)) => {
-                            m.counters().refused(!alloc);
-                            p
-                        }
-                        Err(Conflict::Bad { at, .. }) => {
-                            m.counters().ue();
-                            at
-                        }
-                    };
-                    debug_assert!(skip != E::Word::ZERO && skip & !left == E::Word::ZERO);
-                    lost += skip.count_ones() as usize;
-                    first_lost =
-                        first_lost.min(uw * E::PAGES_PER_WORD + skip.trailing_zeros() as usize);
-                    left &= !skip;
-                }
-            }
-            return Err(Refused {
-                w,
-                c,
-                lost,
-                first_lost,
-            });
-        }
+    apply_word(m, p.w0, p.head, alloc, tokens.head).map_err(|c| undo(m, p, 0, alloc, p.w0, c))?;
+    for i in 1..p.n.saturating_sub(1) {
+        let w = p.w0 + i;
+        apply_word(m, w, p.full, alloc, m.whole_token(w, alloc))
+            .map_err(|c| undo(m, p, i, alloc, w, c))?;
+    }
+    if p.n > 1 {
+        let (i, w) = (p.n - 1, p.w0 + p.n - 1);
+        apply_word(m, w, p.tail, alloc, tokens.tail).map_err(|c| undo(m, p, i, alloc, w, c))?;
     }
     Ok(())
+}
+
+/// Changes back the first `done` words of the range `p` after word `w`
+/// refused its update (`c`): page by page where a page cannot be (see
+/// [`apply_range`]).
+#[cold]
+#[inline(never)]
+fn undo<E: Engine>(
+    m: &E,
+    p: &Pieces<E::Word>,
+    done: usize,
+    alloc: bool,
+    w: usize,
+    c: Conflict<E::Word>,
+) -> Refused<E::Word> {
+    let (mut lost, mut first_lost) = (0, usize::MAX);
+    for (uw, umask) in (0..done).map(|i| p.get(i)) {
+        let mut left = umask;
+        while left != E::Word::ZERO {
+            let skip = match m.update(uw, left, !alloc) {
+                Ok(()) => break,
+                // Another call put these pages back in their state
+                // before this call: that call's alloc or free was
+                // accepted against this call's transient state.
+                Err(Conflict::State(p)) => {
+                    m.counters().refused(!alloc);
+                    p
+                }
+                Err(Conflict::Bad { at, .. }) => {
+                    m.counters().ue();
+                    at
+                }
+            };
+            debug_assert!(skip != E::Word::ZERO && skip & !left == E::Word::ZERO);
+            lost += skip.count_ones() as usize;
+            first_lost = first_lost.min(uw * E::PAGES_PER_WORD + skip.trailing_zeros() as usize);
+            left &= !skip;
+        }
+    }
+    Refused {
+        w,
+        c,
+        lost,
+        first_lost,
+    }
 }
 
 /// The error for a refused range whose undo lost pages. The refusal itself
@@ -467,9 +536,9 @@ pub(crate) fn set_range<E: Engine>(
             .update(w, mask, alloc)
             .map_err(|c| conflict_error(m, w, c, alloc));
     }
-    let tokens =
-        precheck(m, first, count, alloc).map_err(|(w, c)| conflict_error(m, w, c, alloc))?;
-    apply_range(m, first, count, alloc, &tokens).map_err(|r| {
+    let p = Pieces::new::<E>(first, count);
+    let tokens = precheck(m, &p, alloc).map_err(|(w, c)| conflict_error(m, w, c, alloc))?;
+    apply_range(m, &p, alloc, &tokens).map_err(|r| {
         if r.lost != 0 {
             undo_conflict(m, &r, alloc, false)
         } else {
@@ -485,11 +554,20 @@ pub(crate) fn try_alloc_range<E: Engine>(
 ) -> Result<Claim, StateError> {
     check_range(m, first, count)?;
     // Look before claiming, so that a busy range is not claimed and undone.
-    let mut tokens = Tokens::new();
-    for (i, (w, mask)) in pieces::<E>(first, count).enumerate() {
+    let p = Pieces::new::<E>(first, count);
+    let mut tokens = Tokens {
+        head: None,
+        tail: None,
+    };
+    for i in 0..p.n {
+        let (w, mask) = p.get(i);
         let busy = match m.check_update(w, mask, true) {
             Ok(t) => {
-                tokens.push(i, t);
+                if i == 0 {
+                    tokens.head = Some(t);
+                } else if i == p.n - 1 {
+                    tokens.tail = Some(t);
+                }
                 continue;
             }
             Err(Conflict::State(busy)) => busy,
@@ -502,7 +580,8 @@ pub(crate) fn try_alloc_range<E: Engine>(
                     return Err(uncorrectable(m, w, r.bad, bad));
                 }
                 if busy == E::Word::ZERO {
-                    // Repaired or changed since: updated without a token.
+                    // Repaired or changed since: updated without a token
+                    // (the first or last word; a whole one's is fixed).
                     continue;
                 }
                 busy
@@ -512,7 +591,7 @@ pub(crate) fn try_alloc_range<E: Engine>(
             page: w * E::PAGES_PER_WORD + busy.trailing_zeros() as usize,
         });
     }
-    match apply_range(m, first, count, true, &tokens) {
+    match apply_range(m, &p, true, &tokens) {
         Ok(()) => Ok(Claim::Claimed),
         Err(r) if r.lost != 0 => Err(undo_conflict(m, &r, true, true)),
         // Another thread took a page in between: a lost race, not a violation.
@@ -527,6 +606,7 @@ pub(crate) fn try_alloc_range<E: Engine>(
     }
 }
 
+#[inline(always)]
 pub(crate) fn is_allocated<E: Engine>(m: &E, page: usize) -> Result<bool, StateError> {
     let (w, bit) = check_page(m, page)?;
     let r = m.read(w, bit);
@@ -680,8 +760,10 @@ pub(crate) fn restore<E: Engine>(
 ) -> Result<Restored, StateError> {
     check_range(m, first, count)?;
     let ppw = E::PAGES_PER_WORD;
-    let (w0, w1) = (first / ppw, (first + count - 1) / ppw);
-    for (w, mask) in pieces::<E>(first, count).filter(|&(w, _)| w == w0 || w == w1) {
+    let p = Pieces::new::<E>(first, count);
+    // The end words: the first and, if another, the last.
+    for i in [0, p.n - 1].into_iter().take(p.n.min(2)) {
+        let (w, mask) = p.get(i);
         let keep = valid(m, w) & !mask;
         if keep == E::Word::ZERO {
             continue;
@@ -692,7 +774,8 @@ pub(crate) fn restore<E: Engine>(
         }
     }
     let mut done = Restored::default();
-    for (w, mask) in pieces::<E>(first, count) {
+    for i in 0..p.n {
+        let (w, mask) = p.get(i);
         let base = w * ppw;
         let mut truth = E::Word::ZERO;
         let mut left = mask;

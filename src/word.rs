@@ -340,9 +340,20 @@ pub trait MapCode: Send + Sync + 'static {
     fn period<K: crate::Keying>() -> usize;
     /// The key of the words of class `class` (`w % period`).
     fn key_of_class<K: crate::Keying>(class: usize) -> Self::Word;
+    /// The parity-check matrix of one codeword, for the fast paths that
+    /// work on codes of at most 64 bits (the lane codes); `None` for wider
+    /// codes, which take the general paths.
+    #[inline(always)]
+    fn lane_matrix() -> Option<&'static eccmap_codes::Matrix> {
+        None
+    }
 }
 
 impl<C: WordCode> MapCode for C {
+    #[inline(always)]
+    fn lane_matrix() -> Option<&'static eccmap_codes::Matrix> {
+        Some(<C as LaneCode>::MATRIX)
+    }
     type Word = <C as WordCode>::Word;
     const NAME: &'static str = <C as LaneCode>::NAME;
     const LANE_BITS: u32 = <C as LaneCode>::CODE_BITS;

@@ -52,7 +52,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
-// Run-time CPU feature detection for `Secded128`.
+// Run-time CPU feature detection for `Secded128` and `Matrix::dirty8`.
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -62,6 +62,7 @@ mod hsiao;
 mod matrix;
 mod secded;
 mod secded128;
+mod wide;
 
 pub use burst::Secded64Burst;
 pub use hamming::{Hamming74, Hamming84};
@@ -69,6 +70,7 @@ pub use hsiao::Hsiao72;
 pub use matrix::Matrix;
 pub use secded::{Secded32, Secded64};
 pub use secded128::{Backend, Decoded128, Matrix128, Secded128};
+pub use wide::WideBackend;
 
 /// The README's code example, compiled and run as a doctest so that it
 /// stays true.

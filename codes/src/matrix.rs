@@ -36,6 +36,8 @@ pub struct Matrix {
     /// `prefix[n]`: the check bits of data bits `0..n` all set (`n <= k`),
     /// so that a contiguous run of data bits costs two lookups.
     prefix: [u8; 65],
+    /// `rows[j]`: [`row(j)`](Self::row), 0 for `j >= r`.
+    rows: [u64; 8],
 }
 
 impl Matrix {
@@ -121,9 +123,22 @@ impl Matrix {
             prefix[i + 1] = prefix[i] ^ columns[i];
             i += 1;
         }
+        let mut rows = [0u64; 8];
+        let mut p = 0;
+        while p < n && p < 64 {
+            let mut j = 0;
+            while j < r as usize {
+                if (columns[p] >> j) & 1 == 1 {
+                    rows[j] |= 1 << p;
+                }
+                j += 1;
+            }
+            p += 1;
+        }
         Matrix {
             deltas,
             prefix,
+            rows,
             n: n as u32,
             k: k as u32,
             r,
@@ -178,15 +193,12 @@ impl Matrix {
     /// If `j >= check_bits()`.
     pub const fn row(&self, j: u32) -> u64 {
         assert!(j < self.r, "row out of range");
-        let mut m = 0u64;
-        let mut p = 0;
-        while p < self.n && p < 64 {
-            if (self.columns[p as usize] >> j) & 1 == 1 {
-                m |= 1 << p;
-            }
-            p += 1;
-        }
-        m
+        self.rows[j as usize]
+    }
+    /// Every row ([`row`](Self::row)), 0 past the last.
+    #[cfg_attr(not(all(eccmap_avx512, target_arch = "x86_64")), allow(dead_code))]
+    pub(crate) const fn rows(&self) -> &[u64; 8] {
+        &self.rows
     }
     /// Number of ones in the whole matrix (a measure of the encoder's cost).
     pub const fn weight(&self) -> u32 {

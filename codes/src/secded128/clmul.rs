@@ -1,6 +1,7 @@
 //! The fast syndrome of [`Secded128`](super::Secded128) on x86-64: the raw
 //! remainder of the word modulo `g(x)` by carry-less multiplication
-//! (`PCLMULQDQ`). All of the crate's `unsafe` code is in this module.
+//! (`PCLMULQDQ`). The crate's `unsafe` code is in this module and in
+//! the `avx512` module of src/wide.rs.
 //!
 //! Soundness rests on one invariant: a [`Clmul`] value exists only once the
 //! CPU is known to have `pclmulqdq` (and `sse2`, part of the x86-64

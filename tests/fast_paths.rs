@@ -1,0 +1,242 @@
+//! The ECC maps' fast paths (issue 13) give the answers of the full decode:
+//! the single-page update that verifies the loaded word by its syndrome and
+//! decides on its data bits, the range check that compares a whole word
+//! with the encoding of all free / all allocated, and the scrub that tests
+//! eight words per step (AVX-512 where the CPU has it; CI also runs this
+//! file with `ECCMAP_PORTABLE=1`). Faults are flipped behind the encoder's
+//! back (`FaultInjection`), in maps wide enough for the eight-word steps.
+
+use eccmap::codes::{Secded64, Secded64Burst, WideBackend};
+use eccmap::{EccBitmap, FaultInjection, KeyedEccBitmap, PageState, StateError};
+
+/// Words in the maps under test: several eight-word steps and a tail.
+const WORDS: usize = 43;
+
+trait Map: PageState + FaultInjection {
+    const PPW: usize;
+    fn new(pages: usize) -> Self;
+}
+macro_rules! map {
+    ($t:ty) => {
+        impl Map for $t {
+            const PPW: usize = <$t>::PAGES_PER_WORD;
+            fn new(pages: usize) -> Self {
+                <$t>::with_pages(pages)
+            }
+        }
+    };
+}
+map!(EccBitmap<Secded64>);
+map!(EccBitmap<Secded64Burst>);
+map!(KeyedEccBitmap<Secded64>);
+map!(KeyedEccBitmap<Secded64Burst>);
+
+/// A map of `WORDS` words, every third page allocated.
+fn patterned<M: Map>() -> (M, Vec<bool>) {
+    let pages = WORDS * M::PPW;
+    let map = M::new(pages);
+    let model: Vec<bool> = (0..pages).map(|p| p % 3 == 0).collect();
+    for (p, &a) in model.iter().enumerate() {
+        if a {
+            map.alloc(p).unwrap();
+        }
+    }
+    (map, model)
+}
+
+fn raw<M: Map>(map: &M) -> Vec<u64> {
+    (0..map.storage_words())
+        .map(|i| map.storage_word(i))
+        .collect()
+}
+
+/// Every single-bit fault of every word is found by the scrub (in an
+/// eight-word step or the tail), corrected in place and counted once; two
+/// flips in one word are reported as that word's pages and nothing else.
+fn scrub_finds_every_fault<M: Map>() {
+    let (map, model) = patterned::<M>();
+    let before = raw(&map);
+    let clean = map.scrub();
+    assert!(clean.is_clean() && clean.words == WORDS, "{clean:?}");
+    let mut ce = map.stats().ce_count;
+    for w in 0..WORDS {
+        for bit in 0..64 {
+            map.flip_storage_bit(w * 64 + bit).unwrap();
+            let r = map.scrub();
+            assert_eq!(
+                (r.words, r.corrected, r.uncorrectable),
+                (WORDS, 1, 0),
+                "word {w} bit {bit}: {r:?}"
+            );
+            ce += 1;
+            assert_eq!(map.stats().ce_count, ce, "word {w} bit {bit}");
+            assert_eq!(raw(&map), before, "word {w} bit {bit}: repaired");
+        }
+        let (a, b) = (w * 64 + 3, w * 64 + 60);
+        map.flip_storage_bit(a).unwrap();
+        map.flip_storage_bit(b).unwrap();
+        let r = map.scrub();
+        assert_eq!((r.corrected, r.uncorrectable), (0, 1), "word {w}: {r:?}");
+        assert_eq!(r.bad_pages, vec![w * M::PPW..(w + 1) * M::PPW], "word {w}");
+        map.flip_storage_bit(a).unwrap();
+        map.flip_storage_bit(b).unwrap();
+    }
+    for (p, &a) in model.iter().enumerate() {
+        assert_eq!(map.is_allocated(p), Ok(a), "page {p}");
+    }
+}
+
+#[test]
+fn scrub_finds_every_fault_ecc64() {
+    println!("dirty8 backend: {:?}", WideBackend::get());
+    scrub_finds_every_fault::<EccBitmap<Secded64>>();
+}
+#[test]
+fn scrub_finds_every_fault_ecc64b() {
+    scrub_finds_every_fault::<EccBitmap<Secded64Burst>>();
+}
+#[test]
+fn scrub_finds_every_fault_ecc64k() {
+    scrub_finds_every_fault::<KeyedEccBitmap<Secded64>>();
+}
+#[test]
+fn scrub_finds_every_fault_ecc64bk() {
+    scrub_finds_every_fault::<KeyedEccBitmap<Secded64Burst>>();
+}
+
+/// A keyed map's scrub, in its eight-word steps, catches a clean word
+/// copied to another index (the keys differ).
+#[test]
+fn keyed_scrub_catches_a_misplaced_word() {
+    let (map, _) = patterned::<KeyedEccBitmap<Secded64>>();
+    for (from, to) in [(0, 1), (5, 17), (30, 41), (42, 8)] {
+        let keep = map.storage_word(to);
+        map.write_storage_word(to, map.storage_word(from)).unwrap();
+        let r = map.scrub();
+        assert_eq!(r.uncorrectable, 1, "{from} -> {to}: {r:?}");
+        assert_eq!(r.bad_pages, vec![to * 57..(to + 1) * 57]);
+        map.write_storage_word(to, keep).unwrap();
+        assert!(map.scrub().is_clean());
+    }
+}
+
+/// A fault on the very bit of the page an update decides on: the update
+/// verifies the word before it reads the page, so the answer is the true
+/// state and the fault is corrected, for every page offset of a word.
+fn single_update_on_a_faulty_page_bit<M: Map>() {
+    let (map, model) = patterned::<M>();
+    let w = 7;
+    let mut ce = map.stats().ce_count;
+    for o in 0..M::PPW {
+        let p = w * M::PPW + o;
+        let before = raw(&map);
+        // Page `o` is data bit `o` of the word's codeword.
+        map.flip_storage_bit(w * 64 + o).unwrap();
+        let (first, second) = if model[p] {
+            (map.alloc(p), map.free(p))
+        } else {
+            (map.free(p), map.alloc(p))
+        };
+        let refused = if model[p] {
+            StateError::DoubleAlloc { page: p }
+        } else {
+            StateError::DoubleFree { page: p }
+        };
+        assert_eq!(first, Err(refused), "offset {o}: refused on the true state");
+        assert_eq!(second, Ok(()), "offset {o}: the change goes ahead");
+        ce += 1;
+        assert_eq!(map.stats().ce_count, ce, "offset {o}: corrected once");
+        assert_eq!(map.is_allocated(p), Ok(!model[p]), "offset {o}");
+        // Put it back.
+        if model[p] {
+            map.alloc(p).unwrap();
+        } else {
+            map.free(p).unwrap();
+        }
+        assert_eq!(raw(&map), before, "offset {o}: repaired");
+    }
+}
+
+#[test]
+fn single_update_on_a_faulty_page_bit_ecc64() {
+    single_update_on_a_faulty_page_bit::<EccBitmap<Secded64>>();
+}
+#[test]
+fn single_update_on_a_faulty_page_bit_ecc64k() {
+    single_update_on_a_faulty_page_bit::<KeyedEccBitmap<Secded64>>();
+}
+
+/// A range over whole words: a whole word that is not the encoding the
+/// update expects takes the full decode, whatever is wrong with it.
+fn range_over_whole_words<M: Map>() {
+    let ppw = M::PPW;
+    let map = M::new(WORDS * ppw);
+    // Words 2..=9 whole, 1 and 10 partial.
+    let (first, count) = (ppw + 5, 9 * ppw);
+    let blank = raw(&map);
+    // A single flip in a whole word: corrected, the range goes ahead.
+    for bit in [0, 30, 56, 57, 63] {
+        map.flip_storage_bit(5 * 64 + bit).unwrap();
+        assert_eq!(map.alloc_range(first, count), Ok(()), "bit {bit}");
+        assert_eq!(map.count_allocated(), Ok(count), "bit {bit}");
+        assert_eq!(map.free_range(first, count), Ok(()), "bit {bit}");
+        assert_eq!(raw(&map), blank, "bit {bit}");
+    }
+    // A page allocated in a whole word: refused, naming it, nothing changed.
+    map.alloc(6 * ppw + 11).unwrap();
+    assert_eq!(
+        map.alloc_range(first, count),
+        Err(StateError::DoubleAlloc { page: 6 * ppw + 11 })
+    );
+    assert_eq!(map.count_allocated(), Ok(1));
+    map.free(6 * ppw + 11).unwrap();
+    // A zeroed whole word: unverifiable, the range refused.
+    map.write_storage_word(4, 0).unwrap();
+    assert_eq!(
+        map.alloc_range(first, count),
+        Err(StateError::Uncorrectable {
+            first: 4 * ppw,
+            count: ppw
+        })
+    );
+    map.write_storage_word(4, blank[4]).unwrap();
+    // All allocated, then a free over a whole word with one page free.
+    map.alloc_range(first, count).unwrap();
+    map.free(3 * ppw).unwrap();
+    assert_eq!(
+        map.free_range(first, count),
+        Err(StateError::DoubleFree { page: 3 * ppw })
+    );
+    map.alloc(3 * ppw).unwrap();
+    map.free_range(first, count).unwrap();
+    assert_eq!(raw(&map), blank);
+}
+
+#[test]
+fn range_over_whole_words_ecc64() {
+    range_over_whole_words::<EccBitmap<Secded64>>();
+}
+#[test]
+fn range_over_whole_words_ecc64b() {
+    range_over_whole_words::<EccBitmap<Secded64Burst>>();
+}
+#[test]
+fn range_over_whole_words_ecc64k() {
+    range_over_whole_words::<KeyedEccBitmap<Secded64>>();
+}
+
+/// A keyed map refuses a whole word that holds another index's blank
+/// encoding (a misplaced word), although it is a clean codeword elsewhere.
+#[test]
+fn keyed_range_refuses_a_misplaced_blank_word() {
+    let map = KeyedEccBitmap::<Secded64>::with_pages(WORDS * 57);
+    map.write_storage_word(4, map.storage_word(3)).unwrap();
+    assert_eq!(
+        map.alloc_range(57, 8 * 57),
+        Err(StateError::Uncorrectable {
+            first: 4 * 57,
+            count: 57
+        })
+    );
+    assert_eq!(map.count_allocated().ok(), None);
+}
