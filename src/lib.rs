@@ -174,7 +174,10 @@ pub use primitive::AtomicU32;
 pub use primitive::AtomicU64;
 
 /// The map this build recommends: [`EccBitmap<Secded64>`](EccBitmap)
-/// (corrects single-bit faults at 1.123 bits per page).
+/// (corrects single-bit faults at 1.123 bits per page). Not `Ecc128`,
+/// even where its 16-byte compare-and-swap is lock-free: it catches more
+/// garbage, but its updates cost 1.33 to 1.52 times the dual bitmap's on
+/// the CPU measured (docs/benchmarks.md, "Reading these results").
 #[cfg(all(not(feature = "dual-bitmap"), target_has_atomic = "64"))]
 pub type PageMap = EccBitmap<eccmap_codes::Secded64>;
 
