@@ -54,8 +54,8 @@ const PAGES: usize = 32768;
 const OPS: usize = 2000;
 /// Trials per (scheme, class) of a default run and of `--quick`: a rate of
 /// zero in 1,000 trials bounds the true rate below 0.37% (95%). The
-/// default run's time is measured in docs/safety.md ("Measured": 4 min 38 s
-/// wall at `5c916db` on a 2-core machine running CI alongside; the first ten
+/// default run's time is measured in docs/safety.md ("Measured": 5 min 20 s
+/// wall at `56c728e` on a 2-core machine running CI alongside; the first ten
 /// classes took 41 s on a quiet one at `c7c7067`).
 const TRIALS: usize = 1000;
 const QUICK_TRIALS: usize = 60;
