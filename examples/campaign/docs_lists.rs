@@ -68,6 +68,21 @@ fn codes(cell: &str) -> Vec<String> {
         .collect()
 }
 
+/// Schemes the docs list that this build does not have: the docs describe
+/// an x86-64 (or aarch64) build, where every scheme exists; elsewhere
+/// (the i686 test run) `ecc128` is compiled out, and the docs' lists are
+/// compared without it.
+const ABSENT_HERE: &[&str] = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+    &[]
+} else {
+    &["ecc128"]
+};
+
+/// Whether this build has scheme `name`.
+fn here(name: &str) -> bool {
+    !ABSENT_HERE.contains(&name)
+}
+
 fn read(doc: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(doc);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -82,8 +97,10 @@ fn check(doc: &str, schemes: &[&str], classes: &[&str], codecs: &[&str]) -> [usi
     for t in tables(&text) {
         let at = format!("{doc}:{}", t.line);
         let first: Vec<String> = t.rows.iter().map(|r| name(&r[0])).collect();
+        let schemes_here: Vec<String> = first.iter().filter(|n| here(n)).cloned().collect();
         match (t.header[0].as_str(), t.header.get(1).map(String::as_str)) {
             ("scheme", _) => {
+                let first = schemes_here;
                 assert_eq!(first, schemes, "{at}: the schemes of this table");
                 checked[0] += 1;
             }
@@ -97,14 +114,19 @@ fn check(doc: &str, schemes: &[&str], classes: &[&str], codecs: &[&str]) -> [usi
                     .iter()
                     .flat_map(|c| schemes.iter().map(|s| (c.to_string(), s.to_string())))
                     .collect();
-                let got: Vec<(String, String)> =
-                    t.rows.iter().map(|r| (name(&r[0]), name(&r[1]))).collect();
+                let got: Vec<(String, String)> = t
+                    .rows
+                    .iter()
+                    .map(|r| (name(&r[0]), name(&r[1])))
+                    .filter(|(_, s)| here(s))
+                    .collect();
                 assert_eq!(got, want, "{at}: one row per class and scheme");
                 checked[1] += 1;
             }
             // Classes down, schemes across.
             ("class", Some(s)) if schemes.contains(&s) => {
-                assert_eq!(&t.header[1..], schemes, "{at}: the schemes across");
+                let across: Vec<&String> = t.header[1..].iter().filter(|n| here(n)).collect();
+                assert_eq!(across, schemes, "{at}: the schemes across");
                 assert_eq!(first, classes, "{at}: the classes down");
                 checked[1] += 1;
             }
@@ -156,7 +178,7 @@ fn readme_lists_the_campaign_schemes() {
         .find("For each scheme (")
         .expect("README names the schemes");
     let list = &text[start..start + text[start..].find(')').expect("closed")];
-    let named: Vec<String> = codes(list);
+    let named: Vec<String> = codes(list).into_iter().filter(|n| here(n)).collect();
     assert_eq!(named, schemes, "README's list of the campaign's schemes");
 }
 
