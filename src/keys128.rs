@@ -46,7 +46,7 @@ use eccmap_codes::Secded128;
 /// let k = IndexKeys::coset(5);
 /// assert_eq!(k.count_ones() % 2, 0);
 /// assert_eq!(k, IndexKeys::OFFSET ^ IndexKeys::column(0) ^ IndexKeys::column(2));
-/// assert_ne!(IndexKeys::coset(5), IndexKeys::coset(5 ^ 1 << 40));
+/// assert_ne!(IndexKeys::coset(5), IndexKeys::coset(5 ^ 1 << 20));
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IndexKeys;
