@@ -3,8 +3,9 @@
 //! span argument checked here, and directly below 2^20); indices that
 //! differ in one to three bits get different keys (for every index: every
 //! one, two or three of the 64 columns sum to nonzero, and the keys are
-//! affine in the index); the keys have no period below 2^20; and they take
-//! each of their 2^14 values equally often.
+//! affine in the index); the keys have no period below 2^20; they take
+//! each of their 2^14 values equally often; and the first 2^14 indices have
+//! 2^14 different keys.
 
 use eccmap::codes::Secded128;
 use eccmap::IndexKeys;
@@ -147,4 +148,21 @@ fn keys_are_spread_evenly() {
     }
     assert_eq!(count.len(), 1 << 14);
     assert!(count.values().all(|&n| n == 64));
+}
+
+/// The first 2^14 indices get 2^14 different keys (the columns of index
+/// bits 0 to 13 are independent): a map of up to 16,384 words (1,835,008
+/// pages) has no two words with one key, so any word copied over another
+/// of the map is detected. The campaign's `word_misplaced` relies on it
+/// (its maps have 293 words).
+#[test]
+fn the_first_2_pow_14_keys_are_distinct() {
+    let mut seen = vec![false; 1 << 16];
+    for i in 0..1usize << 14 {
+        let k = usize::from(IndexKeys::coset(i));
+        assert!(!seen[k], "index {i} repeats a key");
+        seen[k] = true;
+    }
+    // And the next index repeats one: the claim is exact.
+    assert!(seen[usize::from(IndexKeys::coset(1 << 14))]);
 }

@@ -9,6 +9,14 @@
 //! rank, each of the map's allocations at its own place. A beat is one
 //! 64-bit storage word, so the classes do not depend on the code's word
 //! size (a 128-bit codeword is two beats).
+//!
+//! The word classes (`double_bit_word` to `word_misplaced`) damage one
+//! *word of the map*: the unit one compare-and-swap updates, which holds
+//! whole codewords ([`Scheme::beats`](crate::schemes::Scheme) 64-bit
+//! storage words: one for every map but `ecc128`, two for it). The beat
+//! classes (`beat_zero` to `beat_misplaced`) damage one 64-bit storage
+//! word whatever the map's word is: for a 64-bit map the same fault as the
+//! word class of the same name, for `ecc128` half of one of its words.
 
 use eccmap::FaultInjection;
 use testkit::Rng;
@@ -18,21 +26,21 @@ use testkit::Rng;
 pub(crate) enum Class {
     /// One stored bit flipped.
     SingleBit,
-    /// Two distinct bits of one storage word flipped.
+    /// Two distinct bits of one word of the map flipped.
     DoubleBitWord,
     /// Two distinct bits anywhere in the storage flipped.
     DoubleBitAny,
-    /// Three adjacent bits of one storage word flipped.
+    /// Three adjacent bits of one word of the map flipped.
     Burst3Word,
-    /// Four adjacent bits of one storage word flipped.
+    /// Four adjacent bits of one word of the map flipped.
     Burst4Word,
-    /// One storage word overwritten with zeros.
+    /// One word of the map overwritten with zeros.
     WordZero,
-    /// One storage word overwritten with ones.
+    /// One word of the map overwritten with ones.
     WordOnes,
-    /// One storage word overwritten with a random value.
+    /// One word of the map overwritten with a random value.
     WordRandom,
-    /// One storage word overwritten with a copy of another word of the map.
+    /// One word of the map overwritten with a copy of another of its words.
     WordMisplaced,
     /// Eight consecutive storage words (64 bytes) overwritten with random
     /// values.
@@ -51,10 +59,20 @@ pub(crate) enum Class {
     /// An address-line fault: a 64-byte line written to, or read from, the
     /// line whose address differs in one bit.
     AddressBit,
+    /// One 64-bit storage word (a bus beat) overwritten with zeros.
+    BeatZero,
+    /// One 64-bit storage word overwritten with ones.
+    BeatOnes,
+    /// One 64-bit storage word overwritten with a random value.
+    BeatRandom,
+    /// One 64-bit storage word overwritten with a copy of another.
+    BeatMisplaced,
 }
 
-/// Every class, in report order.
-pub(crate) const CLASSES: [Class; 15] = [
+/// Every class, in report order. The beat classes came last, after the
+/// DRAM classes, so that every older class kept its index, which seeds its
+/// trials: runs from before them reproduce.
+pub(crate) const CLASSES: [Class; 19] = [
     Class::SingleBit,
     Class::DoubleBitWord,
     Class::DoubleBitAny,
@@ -70,6 +88,10 @@ pub(crate) const CLASSES: [Class; 15] = [
     Class::RowX8,
     Class::Column,
     Class::AddressBit,
+    Class::BeatZero,
+    Class::BeatOnes,
+    Class::BeatRandom,
+    Class::BeatMisplaced,
 ];
 
 /// Words (beats) in a "line" fault: 64 bytes.
@@ -99,6 +121,10 @@ impl Class {
             Class::RowX8 => "row_x8",
             Class::Column => "column",
             Class::AddressBit => "address_bit",
+            Class::BeatZero => "beat_zero",
+            Class::BeatOnes => "beat_ones",
+            Class::BeatRandom => "beat_random",
+            Class::BeatMisplaced => "beat_misplaced",
         }
     }
 
@@ -123,10 +149,11 @@ pub(crate) enum Fault {
     Xor(Vec<(usize, u64)>),
     /// Store the value of each storage word `from` into its `to`, all
     /// values read before any is stored (a line written to, or read from,
-    /// the wrong line). `read`: which of the two `address_bit` variants
-    /// this is (reads of the `to` line see the `from` line; or a write of
-    /// the `from` line landed on the `to` line); both are applied the same
-    /// way, as a copy.
+    /// the wrong line, or a word of the map copied over another, beat by
+    /// beat). `read`: which of the two `address_bit` variants this is
+    /// (reads of the `to` line see the `from` line; or a write of the
+    /// `from` line landed on the `to` line), false for a word copy; all are
+    /// applied the same way, as a copy.
     CopyWords {
         read: bool,
         pairs: Vec<(usize, usize)>,
@@ -314,45 +341,45 @@ fn place_dram(class: Class, mem: &Memory, rng: &mut Rng) -> Fault {
 
 impl Fault {
     /// Places a fault of `class` uniformly in a storage made of
-    /// allocations of `allocations` words each, in storage order (one for
-    /// most maps; the dual bitmap's two copies, the striped map's data and
-    /// parity). The classes up to `line_random` see the storage as one
-    /// array and draw from `rng` exactly as they did before the DRAM
-    /// classes existed; the DRAM classes place it in memory first
-    /// ([`Memory::place`]).
+    /// allocations of `allocations` 64-bit storage words each, in storage
+    /// order (one for most maps; the dual bitmap's two copies, the striped
+    /// map's data and parity), for a map whose words are `beats` storage
+    /// words each (the word classes damage one of them). The classes up to
+    /// `line_random` see the storage as one array and, with `beats` 1, draw
+    /// from `rng` exactly as they did before the DRAM classes and the map's
+    /// word size were considered; the DRAM classes place it in memory first
+    /// ([`Memory::place`]); the beat classes are the word classes with
+    /// `beats` 1.
     ///
     /// # Panics
     /// If the storage is too small for the class (fewer than 8 words for
-    /// `line_random`, fewer than 2 for `word_misplaced`, no two lines one
-    /// address bit apart for `address_bit`).
-    pub(crate) fn place(class: Class, allocations: &[usize], rng: &mut Rng) -> Fault {
+    /// `line_random`, fewer than 2 map words for `word_misplaced`, no two
+    /// lines one address bit apart for `address_bit`), or if `beats` is 0
+    /// or does not divide the storage.
+    pub(crate) fn place(class: Class, allocations: &[usize], beats: usize, rng: &mut Rng) -> Fault {
         let words: usize = allocations.iter().sum();
-        let bits = words * 64;
-        let word_bits =
-            |w: usize, from: usize, n: usize| (from..from + n).map(|b| w * 64 + b).collect();
+        assert!(
+            beats > 0 && words % beats == 0,
+            "{words} storage words are not map words of {beats}"
+        );
         match class {
-            Class::SingleBit => Fault::Flip(vec![rng.below(bits)]),
-            Class::DoubleBitWord => {
-                let w = rng.below(words);
-                let a = rng.below(64);
-                let b = (a + 1 + rng.below(63)) % 64;
-                Fault::Flip(vec![w * 64 + a, w * 64 + b])
-            }
+            Class::SingleBit => Fault::Flip(vec![rng.below(words * 64)]),
+            Class::DoubleBitWord
+            | Class::Burst3Word
+            | Class::Burst4Word
+            | Class::WordZero
+            | Class::WordOnes
+            | Class::WordRandom
+            | Class::WordMisplaced => Self::in_word(class, words / beats, beats, rng),
+            Class::BeatZero => Self::in_word(Class::WordZero, words, 1, rng),
+            Class::BeatOnes => Self::in_word(Class::WordOnes, words, 1, rng),
+            Class::BeatRandom => Self::in_word(Class::WordRandom, words, 1, rng),
+            Class::BeatMisplaced => Self::in_word(Class::WordMisplaced, words, 1, rng),
             Class::DoubleBitAny => {
+                let bits = words * 64;
                 let a = rng.below(bits);
                 let b = (a + 1 + rng.below(bits - 1)) % bits;
                 Fault::Flip(vec![a, b])
-            }
-            Class::Burst3Word => Fault::Flip(word_bits(rng.below(words), rng.below(62), 3)),
-            Class::Burst4Word => Fault::Flip(word_bits(rng.below(words), rng.below(61), 4)),
-            Class::WordZero => Fault::Write(vec![(rng.below(words), 0)]),
-            Class::WordOnes => Fault::Write(vec![(rng.below(words), u64::MAX)]),
-            Class::WordRandom => Fault::Write(vec![(rng.below(words), rng.next_u64())]),
-            Class::WordMisplaced => {
-                assert!(words >= 2, "word_misplaced needs two storage words");
-                let to = rng.below(words);
-                let from = (to + 1 + rng.below(words - 1)) % words;
-                Fault::Copy { from, to }
             }
             Class::LineRandom => {
                 assert!(
@@ -373,6 +400,57 @@ impl Fault {
             | Class::RowX8
             | Class::Column
             | Class::AddressBit => place_dram(class, &Memory::place(allocations, rng), rng),
+        }
+    }
+
+    /// A fault of word class `class` in one of `units` words of `beats`
+    /// storage words each (bits `64 * beats` per word).
+    fn in_word(class: Class, units: usize, beats: usize, rng: &mut Rng) -> Fault {
+        let bits = 64 * beats;
+        // Storage bits `from..from + n` of word `u`.
+        let word_bits =
+            |u: usize, from: usize, n: usize| (from..from + n).map(move |b| u * bits + b);
+        // Its storage words, each with a value.
+        let fill = |u: usize, v: &mut dyn FnMut() -> u64| {
+            (u * beats..(u + 1) * beats).map(|w| (w, v())).collect()
+        };
+        match class {
+            Class::DoubleBitWord => {
+                let u = rng.below(units);
+                let a = rng.below(bits);
+                let b = (a + 1 + rng.below(bits - 1)) % bits;
+                Fault::Flip(vec![u * bits + a, u * bits + b])
+            }
+            Class::Burst3Word => {
+                let u = rng.below(units);
+                Fault::Flip(word_bits(u, rng.below(bits - 2), 3).collect())
+            }
+            Class::Burst4Word => {
+                let u = rng.below(units);
+                Fault::Flip(word_bits(u, rng.below(bits - 3), 4).collect())
+            }
+            Class::WordZero => Fault::Write(fill(rng.below(units), &mut || 0)),
+            Class::WordOnes => Fault::Write(fill(rng.below(units), &mut || u64::MAX)),
+            Class::WordRandom => {
+                let u = rng.below(units);
+                Fault::Write(fill(u, &mut || rng.next_u64()))
+            }
+            Class::WordMisplaced => {
+                assert!(units >= 2, "word_misplaced needs two words of the map");
+                let to = rng.below(units);
+                let from = (to + 1 + rng.below(units - 1)) % units;
+                if beats == 1 {
+                    Fault::Copy { from, to }
+                } else {
+                    Fault::CopyWords {
+                        read: false,
+                        pairs: (0..beats)
+                            .map(|j| (from * beats + j, to * beats + j))
+                            .collect(),
+                    }
+                }
+            }
+            _ => unreachable!("{} is not a word class", class.name()),
         }
     }
 
@@ -478,7 +556,7 @@ mod tests {
         let mut rng = Rng::new(3);
         for _ in 0..2000 {
             let words = 9 + rng.below(100);
-            match Fault::place(Class::DoubleBitWord, &[words], &mut rng) {
+            match Fault::place(Class::DoubleBitWord, &[words], 1, &mut rng) {
                 Fault::Flip(b) => {
                     assert_eq!(b.len(), 2);
                     assert_ne!(b[0], b[1]);
@@ -487,12 +565,12 @@ mod tests {
                 }
                 f => panic!("{f:?}"),
             }
-            match Fault::place(Class::DoubleBitAny, &[words], &mut rng) {
+            match Fault::place(Class::DoubleBitAny, &[words], 1, &mut rng) {
                 Fault::Flip(b) => assert!(b[0] != b[1] && b.iter().all(|&x| x < words * 64)),
                 f => panic!("{f:?}"),
             }
             for (class, n) in [(Class::Burst3Word, 3), (Class::Burst4Word, 4)] {
-                match Fault::place(class, &[words], &mut rng) {
+                match Fault::place(class, &[words], 1, &mut rng) {
                     Fault::Flip(b) => {
                         assert_eq!(b.len(), n);
                         assert!(b.windows(2).all(|p| p[1] == p[0] + 1));
@@ -501,11 +579,11 @@ mod tests {
                     f => panic!("{f:?}"),
                 }
             }
-            match Fault::place(Class::WordMisplaced, &[words], &mut rng) {
+            match Fault::place(Class::WordMisplaced, &[words], 1, &mut rng) {
                 Fault::Copy { from, to } => assert!(from != to && from < words && to < words),
                 f => panic!("{f:?}"),
             }
-            match Fault::place(Class::LineRandom, &[words], &mut rng) {
+            match Fault::place(Class::LineRandom, &[words], 1, &mut rng) {
                 Fault::Write(w) => {
                     assert_eq!(w.len(), 8);
                     assert_eq!(w[0].0 % 8, 0);
@@ -514,6 +592,136 @@ mod tests {
                 f => panic!("{f:?}"),
             }
         }
+    }
+
+    /// A fault placed before the map's word size was a parameter, drawn
+    /// again: with one storage word per map word, every class draws the
+    /// same numbers (so runs of the 64-bit maps reproduce), and each beat
+    /// class is its word class.
+    #[test]
+    fn one_beat_words_place_as_before() {
+        let mut rng = Rng::new(9);
+        for _ in 0..500 {
+            let seed = rng.next_u64();
+            let words = 16 + rng.below(200);
+            // The placement of the earlier code, for the word classes.
+            let before = |class: Class| {
+                let mut r = Rng::new(seed);
+                let wb = |w: usize, from: usize, n: usize| {
+                    (from..from + n).map(|b| w * 64 + b).collect()
+                };
+                match class {
+                    Class::DoubleBitWord => {
+                        let w = r.below(words);
+                        let a = r.below(64);
+                        let b = (a + 1 + r.below(63)) % 64;
+                        Fault::Flip(vec![w * 64 + a, w * 64 + b])
+                    }
+                    Class::Burst3Word => Fault::Flip(wb(r.below(words), r.below(62), 3)),
+                    Class::Burst4Word => Fault::Flip(wb(r.below(words), r.below(61), 4)),
+                    Class::WordZero => Fault::Write(vec![(r.below(words), 0)]),
+                    Class::WordOnes => Fault::Write(vec![(r.below(words), u64::MAX)]),
+                    Class::WordRandom => Fault::Write(vec![(r.below(words), r.next_u64())]),
+                    Class::WordMisplaced => {
+                        let to = r.below(words);
+                        let from = (to + 1 + r.below(words - 1)) % words;
+                        Fault::Copy { from, to }
+                    }
+                    _ => unreachable!(),
+                }
+            };
+            for (word, beat) in [
+                (Class::DoubleBitWord, None),
+                (Class::Burst3Word, None),
+                (Class::Burst4Word, None),
+                (Class::WordZero, Some(Class::BeatZero)),
+                (Class::WordOnes, Some(Class::BeatOnes)),
+                (Class::WordRandom, Some(Class::BeatRandom)),
+                (Class::WordMisplaced, Some(Class::BeatMisplaced)),
+            ] {
+                let now = Fault::place(word, &[words], 1, &mut Rng::new(seed));
+                assert_eq!(now, before(word), "{}", word.name());
+                if let Some(beat) = beat {
+                    // A beat class ignores the map's word size.
+                    let even = words & !1;
+                    assert_eq!(
+                        Fault::place(beat, &[even], 2, &mut Rng::new(seed)),
+                        Fault::place(word, &[even], 1, &mut Rng::new(seed)),
+                        "{}",
+                        beat.name()
+                    );
+                }
+            }
+        }
+    }
+
+    /// With two storage words per map word (`ecc128`), each word class
+    /// damages one whole map word: its faults stay inside one aligned pair
+    /// of storage words, and the whole-word classes write or copy both.
+    #[test]
+    fn two_beat_words_are_damaged_whole() {
+        let mut rng = Rng::new(21);
+        let mut crossed = [false; 3];
+        for _ in 0..3000 {
+            let words = 2 * (2 + rng.below(100));
+            let pair = |w: usize| w / 2;
+            let f = |c: Class, rng: &mut Rng| Fault::place(c, &[words], 2, rng);
+            match f(Class::DoubleBitWord, &mut rng) {
+                Fault::Flip(b) => {
+                    assert!(b[0] != b[1] && pair(b[0] / 64) == pair(b[1] / 64));
+                    crossed[0] |= b[0] / 64 != b[1] / 64;
+                }
+                other => panic!("{other:?}"),
+            }
+            for (i, (c, n)) in [(Class::Burst3Word, 3), (Class::Burst4Word, 4)]
+                .into_iter()
+                .enumerate()
+            {
+                match f(c, &mut rng) {
+                    Fault::Flip(b) => {
+                        assert_eq!(b.len(), n);
+                        assert!(b.windows(2).all(|p| p[1] == p[0] + 1));
+                        assert_eq!(
+                            pair(b[0] / 64),
+                            pair(b[n - 1] / 64),
+                            "a burst stays in its word"
+                        );
+                        assert!(b[n - 1] < words * 64);
+                        crossed[1 + i] |= b[0] / 64 != b[n - 1] / 64;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            for (c, v) in [
+                (Class::WordZero, Some(0)),
+                (Class::WordOnes, Some(u64::MAX)),
+                (Class::WordRandom, None),
+            ] {
+                match f(c, &mut rng) {
+                    Fault::Write(w) => {
+                        assert_eq!(w.len(), 2, "{}", c.name());
+                        assert!(w[0].0 % 2 == 0 && w[1].0 == w[0].0 + 1 && w[1].0 < words);
+                        if let Some(v) = v {
+                            assert!(w.iter().all(|&(_, x)| x == v));
+                        }
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            match f(Class::WordMisplaced, &mut rng) {
+                Fault::CopyWords { read: false, pairs } => {
+                    let [(f0, t0), (f1, t1)] = pairs[..] else {
+                        panic!("{pairs:?}")
+                    };
+                    assert!(f0 % 2 == 0 && t0 % 2 == 0 && f0 != t0);
+                    assert_eq!((f1, t1), (f0 + 1, t0 + 1));
+                    assert!(f1 < words && t1 < words);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Bursts and double flips do reach across the two halves.
+        assert_eq!(crossed, [true; 3]);
     }
 
     /// The memory address of storage word `w` under `mem`.
@@ -538,11 +746,11 @@ mod tests {
     fn the_old_classes_ignore_how_the_storage_is_allocated() {
         // Same seed, one allocation or three: the same fault, so that runs
         // from before the DRAM classes keep their results.
-        for c in &CLASSES[..10] {
+        for c in CLASSES[..10].iter().chain(&CLASSES[15..]) {
             let (mut a, mut b) = (Rng::new(5), Rng::new(5));
             assert_eq!(
-                Fault::place(*c, &[600], &mut a),
-                Fault::place(*c, &[300, 290, 10], &mut b),
+                Fault::place(*c, &[600], 1, &mut a),
+                Fault::place(*c, &[300, 290, 10], 1, &mut b),
                 "{}",
                 c.name()
             );
@@ -583,7 +791,7 @@ mod tests {
             let seed = rng.next_u64();
             let class = CLASSES[10 + i % 5];
             let mem = Memory::place(allocations, &mut Rng::new(seed));
-            let fault = Fault::place(class, allocations, &mut Rng::new(seed));
+            let fault = Fault::place(class, allocations, 1, &mut Rng::new(seed));
             let changed = fault.words();
             assert!(!changed.is_empty(), "{fault:?}");
             assert!(changed.iter().all(|&w| w < words));
@@ -658,7 +866,8 @@ mod tests {
         for _ in 0..100 {
             let seed = rng.next_u64();
             let mem = Memory::place(&[2500], &mut Rng::new(seed));
-            let Fault::Xor(masks) = Fault::place(Class::RowX8, &[2500], &mut Rng::new(seed)) else {
+            let Fault::Xor(masks) = Fault::place(Class::RowX8, &[2500], 1, &mut Rng::new(seed))
+            else {
                 panic!()
             };
             let row = address(&mem, masks[0].0) / ROW_WORDS as u64;

@@ -22,6 +22,11 @@ pub(crate) struct Scheme {
     /// can reach (docs/safety.md). One allocation unless the scheme says
     /// otherwise ([`Scheme::in_allocations`]).
     pub(crate) allocations: fn(&dyn Map) -> Vec<usize>,
+    /// The 64-bit storage words in one word of the map: the unit one
+    /// compare-and-swap updates, holding whole codewords, which the word
+    /// classes damage (`double_bit_word` to `word_misplaced`). 1 unless the
+    /// scheme says otherwise ([`Scheme::in_words_of`]).
+    pub(crate) beats: usize,
 }
 
 /// Every scheme, in report order.
@@ -47,7 +52,7 @@ pub(crate) const SCHEMES: &[Scheme] = &[
     // 16-byte compare-and-swap is lock-free (x86-64 with cmpxchg16b,
     // aarch64).
     #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-    Scheme::new("ecc128", |n| Box::new(eccmap::Ecc128::with_pages(n))),
+    Scheme::new("ecc128", |n| Box::new(eccmap::Ecc128::with_pages(n))).in_words_of(2),
 ];
 
 /// An [`EccBitmap`] of `n` pages with the code `C`.
@@ -61,7 +66,13 @@ impl Scheme {
             name,
             make,
             allocations: |m| vec![m.storage_words()],
+            beats: 1,
         }
+    }
+
+    /// The same scheme, its words `beats` 64-bit storage words each.
+    const fn in_words_of(self, beats: usize) -> Scheme {
+        Scheme { beats, ..self }
     }
 
     /// The same scheme, its storage split into allocations by `f`.
@@ -201,6 +212,51 @@ mod tests {
         let l = Layout::discover(&*map);
         let w1 = l.pages_of(&[1], 200);
         assert!(w1.contains(57) && w1.contains(113) && !w1.contains(56) && !w1.contains(114));
+    }
+
+    /// A scheme's word (`beats` storage words) is a unit of its layout:
+    /// in a map of one allocation, two words never hold state of the same
+    /// page, and the storage words of one word do (a codeword's check bits
+    /// cover every page of it), so a word of several beats is one word.
+    #[test]
+    fn a_schemes_word_holds_its_own_pages() {
+        let pages = 2000;
+        for s in SCHEMES.iter().filter(|s| {
+            let map = (s.make)(pages);
+            (s.allocations)(&*map).len() == 1
+        }) {
+            let map = (s.make)(pages);
+            let l = Layout::discover(&*map);
+            let words = map.storage_words() / s.beats;
+            assert_eq!(words * s.beats, map.storage_words(), "{}", s.name);
+            let word = |u: usize| -> Vec<usize> { (u * s.beats..(u + 1) * s.beats).collect() };
+            let sets: Vec<PageSet> = (0..words).map(|u| l.pages_of(&word(u), pages)).collect();
+            for u in 1..words {
+                assert!(
+                    (0..pages).all(|p| !(sets[u - 1].contains(p) && sets[u].contains(p))),
+                    "{}: words {} and {u} share a page",
+                    s.name,
+                    u - 1
+                );
+            }
+            for u in 0..words {
+                let beats: Vec<PageSet> =
+                    word(u).iter().map(|&b| l.pages_of(&[b], pages)).collect();
+                for b in &beats[1..] {
+                    assert!(
+                        (0..pages).any(|p| b.contains(p) && beats[0].contains(p)),
+                        "{}: word {u}'s beats hold unrelated pages",
+                        s.name
+                    );
+                }
+            }
+        }
+        let ecc128 = SCHEMES.iter().find(|s| s.name == "ecc128");
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        assert_eq!(ecc128.map(|s| s.beats), Some(2));
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        assert!(ecc128.is_none());
+        assert!(SCHEMES.iter().all(|s| s.name == "ecc128" || s.beats == 1));
     }
 
     #[test]

@@ -352,12 +352,19 @@ pub(crate) struct Plan {
 }
 
 /// The plan of a trial of `class` with `seed` on a map whose storage is
-/// made of allocations of `allocations` words (see [`Fault::place`]): also
-/// how a hung trial is described without running it again.
-pub(crate) fn plan(class: Class, w: &Workload, allocations: &[usize], seed: u64) -> Plan {
+/// made of allocations of `allocations` words and whose words are `beats`
+/// storage words each (see [`Fault::place`]): also how a hung trial is
+/// described without running it again.
+pub(crate) fn plan(
+    class: Class,
+    w: &Workload,
+    allocations: &[usize],
+    beats: usize,
+    seed: u64,
+) -> Plan {
     let mut rng = Rng::new(seed);
     let model = (0..w.pages).map(|_| rng.percent(50)).collect();
-    let fault = Fault::place(class, allocations, &mut rng);
+    let fault = Fault::place(class, allocations, beats, &mut rng);
     let inject_at = w.ops / 10 + rng.below(w.ops * 8 / 10);
     Plan {
         model,
@@ -384,7 +391,7 @@ pub(crate) fn run(
         fault,
         inject_at,
         mut rng,
-    } = plan(class, w, &(scheme.allocations)(map), seed);
+    } = plan(class, w, &(scheme.allocations)(map), scheme.beats, seed);
 
     let mut workers: Vec<Worker> = (0..w.threads)
         .map(|t| Worker {
