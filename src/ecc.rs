@@ -514,7 +514,29 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
     /// The raw storage value of word `w` with every page free.
     #[inline(always)]
     fn blank_word(w: usize) -> C::Word {
-        Self::word_of(Self::init()) ^ Self::key(w)
+        Self::whole_of(Self::key(w), true)
+    }
+
+    /// The raw storage value of a word with key pattern `key` (as
+    /// [`key`](Self::key) gives it) with every page free (`free`) or
+    /// allocated.
+    #[inline(always)]
+    fn whole_of(key: C::Word, free: bool) -> C::Word {
+        // The unkeyed value, one of two constants (so a loop over words
+        // computes it once), then the key.
+        let unkeyed = if free {
+            Self::word_of(Self::init())
+        } else {
+            Self::word_of(Self::init()) ^ Self::range_delta(C::Word::low(Self::PAGES_PER_WORD))
+        };
+        unkeyed ^ key
+    }
+
+    /// The key pattern of the words whose walk position (key class) is
+    /// `at`: [`key`](Self::key) without the division.
+    #[inline(always)]
+    fn key_at(at: usize) -> C::Word {
+        Self::word_of(C::key_of_class::<K>(at))
     }
 
     /// The storage change that flips every page of a word of one codeword
@@ -522,12 +544,6 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
     #[inline(always)]
     fn full_delta() -> C::Word {
         C::delta_mask(C::Word::low(Self::K))
-    }
-
-    /// The raw storage value of word `w` with every page allocated.
-    #[inline(always)]
-    fn full_word(w: usize) -> C::Word {
-        Self::blank_word(w) ^ Self::range_delta(C::Word::low(Self::PAGES_PER_WORD))
     }
 
     /// The storage change of an update of `mask` given a verified word, as
@@ -667,6 +683,19 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
             allocated: v.allocated,
             bad: v.bad,
         }
+    }
+
+    /// [`Engine::check_update`] of a whole word that did not hold its one
+    /// valid value: out of line.
+    #[cold]
+    #[inline(never)]
+    fn check_whole_cold(
+        &self,
+        w: usize,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        self.check_update(w, mask, alloc)
     }
 
     /// [`check_update_full`](Self::check_update_full) out of line: a word
@@ -853,11 +882,44 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
     #[inline(always)]
     fn whole_token(&self, w: usize, alloc: bool) -> Option<C::Word> {
         // The clean encoding of no page allocated, or of every page.
-        Some(if alloc {
-            Self::blank_word(w)
+        Some(Self::whole_of(Self::key(w), alloc))
+    }
+    #[inline(always)]
+    fn walk_start(w: usize) -> usize {
+        // The key class (`w` itself for keys with no period, 0 unkeyed).
+        w % C::period::<K>()
+    }
+    #[inline(always)]
+    fn walk_next(at: usize) -> usize {
+        let next = at + 1;
+        if next == C::period::<K>() {
+            0
         } else {
-            Self::full_word(w)
-        })
+            next
+        }
+    }
+    #[inline(always)]
+    fn whole_token_at(&self, _w: usize, at: usize, alloc: bool) -> Option<C::Word> {
+        Some(Self::whole_of(Self::key_at(at), alloc))
+    }
+    #[inline(always)]
+    fn check_whole(
+        &self,
+        w: usize,
+        at: usize,
+        mask: C::Word,
+        alloc: bool,
+    ) -> Result<C::Word, Conflict<C::Word>> {
+        if Self::LANES == 1 {
+            // The one valid value, as in `check_update`, with the key from
+            // the walk; anything else takes the general check.
+            let cur = self.words[w].load(Ordering::Acquire);
+            if cur == Self::whole_of(Self::key_at(at), alloc) {
+                return Ok(cur);
+            }
+            return self.check_whole_cold(w, mask, alloc);
+        }
+        self.check_update(w, mask, alloc)
     }
     #[inline(always)]
     fn update_checked(

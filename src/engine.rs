@@ -95,6 +95,37 @@ pub(crate) trait Engine: Sync {
     fn whole_token(&self, _w: usize, _alloc: bool) -> Option<Self::Word> {
         None
     }
+    /// Where a walk over consecutive words stands at word `w`, for a
+    /// scheme whose words differ by their index (address keys): the key
+    /// class, so that the next word's is a step ([`walk_next`](Self::walk_next))
+    /// rather than a division. 0 where nothing depends on the index.
+    #[inline(always)]
+    fn walk_start(_w: usize) -> usize {
+        0
+    }
+    /// The walk position of the word after one at position `at`.
+    #[inline(always)]
+    fn walk_next(at: usize) -> usize {
+        at
+    }
+    /// [`whole_token`](Self::whole_token) of word `w`, whose walk position
+    /// is `at`.
+    #[inline(always)]
+    fn whole_token_at(&self, w: usize, _at: usize, alloc: bool) -> Option<Self::Word> {
+        self.whole_token(w, alloc)
+    }
+    /// [`check_update`](Self::check_update) of `mask`, every page of word
+    /// `w`, whose walk position is `at`.
+    #[inline(always)]
+    fn check_whole(
+        &self,
+        w: usize,
+        _at: usize,
+        mask: Self::Word,
+        alloc: bool,
+    ) -> Result<Self::Word, Conflict<Self::Word>> {
+        self.check_update(w, mask, alloc)
+    }
     /// How many words from `from` on are verified clean as they stand (no
     /// repair, nothing to report): a scrub skips them. 0 if the map has no
     /// faster check than [`scrub_word`](Self::scrub_word).
@@ -397,8 +428,12 @@ fn precheck<E: Engine>(
 ) -> Result<Tokens<E::Word>, Refusal<E::Word>> {
     // The first word, the whole ones, the last: one mask in the loop.
     let head = Some(check_word(m, p.w0, p.head, alloc)?);
+    // The whole words, walking their key classes.
+    let mut at = E::walk_start(p.w0 + 1);
     for i in 1..p.n.saturating_sub(1) {
-        check_word(m, p.w0 + i, p.full, alloc)?;
+        let w = p.w0 + i;
+        m.check_whole(w, at, p.full, alloc).map_err(|c| (w, c))?;
+        at = E::walk_next(at);
     }
     let tail = if p.n > 1 {
         Some(check_word(m, p.w0 + p.n - 1, p.tail, alloc)?)
@@ -438,10 +473,12 @@ fn apply_range<E: Engine>(
     tokens: &Tokens<E::Word>,
 ) -> Result<(), Refused<E::Word>> {
     apply_word(m, p.w0, p.head, alloc, tokens.head).map_err(|c| undo(m, p, 0, alloc, p.w0, c))?;
+    let mut at = E::walk_start(p.w0 + 1);
     for i in 1..p.n.saturating_sub(1) {
         let w = p.w0 + i;
-        apply_word(m, w, p.full, alloc, m.whole_token(w, alloc))
+        apply_word(m, w, p.full, alloc, m.whole_token_at(w, at, alloc))
             .map_err(|c| undo(m, p, i, alloc, w, c))?;
+        at = E::walk_next(at);
     }
     if p.n > 1 {
         let (i, w) = (p.n - 1, p.w0 + p.n - 1);

@@ -240,3 +240,53 @@ fn keyed_range_refuses_a_misplaced_blank_word() {
     );
     assert_eq!(map.count_allocated().ok(), None);
 }
+
+/// Ranges walk the key classes of their whole words (one step per word, no
+/// division): across the key period of a keyed map (63 words) and at every
+/// offset around it, a range alloc writes exactly what allocating its pages
+/// one by one writes (the single-page path takes each word's key by
+/// division), and the range free gives the blank map back; a page already
+/// allocated in a whole word past the wrap is refused, naming it.
+fn ranges_walk_the_key_period<M: Map>() {
+    let ppw = M::PPW;
+    let words = 140;
+    let pages = words * ppw;
+    let fresh = raw(&M::new(pages));
+    for w0 in (50..70).chain(115..130) {
+        for (head, len_words) in [(0, 9), (5, 9), (ppw - 1, 12), (17, 20)] {
+            let first = w0 * ppw + head;
+            let count = (len_words * ppw).min(pages - first);
+            let by_range = M::new(pages);
+            by_range.alloc_range(first, count).unwrap();
+            let one_by_one = M::new(pages);
+            for p in first..first + count {
+                one_by_one.alloc(p).unwrap();
+            }
+            assert_eq!(raw(&by_range), raw(&one_by_one), "alloc {first}+{count}");
+            by_range.free_range(first, count).unwrap();
+            assert_eq!(raw(&by_range), fresh, "free {first}+{count}");
+            // A busy page in the last whole word: refused, nothing changed.
+            let busy = first + count - ppw - 1;
+            by_range.alloc(busy).unwrap();
+            let before = raw(&by_range);
+            assert_eq!(
+                by_range.alloc_range(first, count),
+                Err(StateError::DoubleAlloc { page: busy })
+            );
+            assert_eq!(raw(&by_range), before);
+        }
+    }
+}
+
+#[test]
+fn ranges_walk_the_key_period_ecc64() {
+    ranges_walk_the_key_period::<EccBitmap<Secded64>>();
+}
+#[test]
+fn ranges_walk_the_key_period_ecc64k() {
+    ranges_walk_the_key_period::<KeyedEccBitmap<Secded64>>();
+}
+#[test]
+fn ranges_walk_the_key_period_ecc64kb() {
+    ranges_walk_the_key_period::<KeyedEccBitmap<Secded64Burst>>();
+}
