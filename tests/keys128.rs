@@ -148,3 +148,27 @@ fn keys_are_spread_evenly() {
     assert_eq!(count.len(), 1 << 14);
     assert!(count.values().all(|&n| n == 64));
 }
+
+/// `step(w)` is `coset(w) ^ coset(w + 1)`: for every index below 2^20, and
+/// around every carry into a higher bit, to the wrap of `usize::MAX`.
+#[test]
+fn step_is_the_difference() {
+    let next = |w: usize| IndexKeys::coset(w.wrapping_add(1));
+    for w in 0..1usize << 20 {
+        assert_eq!(IndexKeys::step(w), IndexKeys::coset(w) ^ next(w), "{w}");
+    }
+    for b in 20..usize::BITS {
+        for w in [
+            (1usize << b) - 1,
+            (1usize << b) - 2,
+            1usize << b,
+            usize::MAX >> (usize::BITS - b),
+        ] {
+            assert_eq!(IndexKeys::step(w), IndexKeys::coset(w) ^ next(w), "{w:#x}");
+        }
+    }
+    assert_eq!(
+        IndexKeys::step(usize::MAX),
+        IndexKeys::coset(usize::MAX) ^ IndexKeys::coset(0)
+    );
+}
