@@ -1,16 +1,16 @@
 //! The 16-byte atomics of [`AtomicU128`] on x86-64, without
 //! portable-atomic's per-operation dispatch: portable-atomic (built
 //! without the `cmpxchg16b` target feature) picks its implementation
-//! through a function pointer on every operation, about 50 instructions
-//! and an indirect call; here the CPU's features are read once into a
-//! static, and each operation is a load of that static, a branch and the
-//! instruction itself, inline:
+//! through a function pointer on every operation, an indirect call that
+//! nothing inlines; here the CPU's features are read once into a static,
+//! and each operation is one compare of that static and the instruction
+//! itself, inline:
 //! - a compare-and-swap is `lock cmpxchg16b`;
-//! - a load is `vmovdqa` where the CPU has AVX (Intel's SDM, vol. 3A
-//!   §9.1.1, and AMD's APM, vol. 2 §7.3.2: on a CPU that enumerates AVX, a
-//!   16-byte aligned `MOVDQA`/`VMOVDQA` is atomic; portable-atomic relies
-//!   on the same), else a `lock cmpxchg16b` of 0 with 0, which writes back
-//!   what it finds;
+//! - a load is `vmovdqa` where the CPU has AVX (Intel's SDM, vol. 3A,
+//!   "Guaranteed Atomic Operations", and AMD's APM, vol. 2, "Access
+//!   Atomicity": on a CPU that enumerates AVX, a 16-byte aligned
+//!   `MOVDQA`/`VMOVDQA` is atomic; portable-atomic relies on the same),
+//!   else a `lock cmpxchg16b` of 0 with 0, which writes back what it finds;
 //! - a store and the read-modify-writes are compare-and-swap loops.
 //!
 //! Where the CPU has no `cmpxchg16b` (or the `std` feature is off and the
@@ -18,13 +18,16 @@
 //! environment (with `std`; CI uses it to test the fallback), every
 //! operation is portable-atomic's. Both act on the same cell: when this
 //! module uses `cmpxchg16b`, portable-atomic's operations on it are the
-//! same lock-free instructions, so a mix of the two stays atomic.
+//! same lock-free instructions, so a mix of the two stays atomic
+//! (`tests/ecc128.rs::atomic_word_ops_are_atomic_across_threads`).
 //!
-//! Also a prefetch hint for scans. The crate's `unsafe` code is in this
-//! module (besides the `unsafe impl`s
-//! of src/x86_frames.rs). Soundness rests on one invariant: an instruction
-//! runs only after [`caps`] has found it on this CPU. Not built under
-//! Miri or loom (portable-atomic's operations, or loom's stand-in, there).
+//! Also the prefetch hint of the 128-bit scrub's scan. The crate's
+//! `unsafe` code is in this module (besides the `unsafe impl`s of
+//! src/x86_frames.rs). Soundness rests on one invariant: `cmpxchg16b` and
+//! `vmovdqa` run only after [`caps`] has found them on this CPU (the
+//! prefetch is SSE, part of the build's target features, and a hint that
+//! never faults). Not built under Miri or loom (portable-atomic's
+//! operations, or loom's stand-in, there).
 
 use super::{AtomicU128, Ordering};
 use core::arch::asm;
