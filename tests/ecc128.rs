@@ -297,6 +297,8 @@ fn scrub_scan_across_key_carries() {
 #[test]
 fn atomic_word_ops_equal_portable_atomic() {
     type A = AtomicU128;
+    /// A read-modify-write: the cell, the operand, the value replaced.
+    type Rmw = fn(&A, u128) -> u128;
     let mut rng = testkit::Rng::new(128);
     let mut word = || u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
     for _ in 0..2000 {
@@ -306,7 +308,7 @@ fn atomic_word_ops_equal_portable_atomic() {
             AtomicWord::load(&ours, Ordering::Acquire),
             theirs.load(Ordering::Acquire)
         );
-        let ops: [(fn(&A, u128) -> u128, fn(&A, u128) -> u128); 3] = [
+        let ops: [(Rmw, Rmw); 3] = [
             (
                 |a, x| AtomicWord::fetch_xor(a, x, Ordering::AcqRel),
                 |a, x| a.fetch_xor(x, Ordering::AcqRel),
