@@ -2,7 +2,11 @@
 //! of one word alone, 8 bytes (`AtomicU64`) against 16 bytes
 //! (portable-atomic's `AtomicU128`, as `Ecc128` uses it: run-time detected
 //! `cmpxchg16b` unless the build enables the target feature), and the dual
-//! bitmap's two read-modify-writes (`fetch_or` on two `AtomicU64`s):
+//! bitmap's two read-modify-writes (`fetch_or` on two `AtomicU64`s); and
+//! the `_eccmap` cases: the load and compare-and-swap through the map's own
+//! 16-byte operations (`AtomicWord` of `AtomicU128`: inline `vmovdqa` and
+//! `lock cmpxchg16b` on x86-64, the CPU's features read once, where
+//! portable-atomic dispatches every operation at run time):
 //! - `cas_hot`: the same word every time (the instruction's own cost);
 //! - `cas_random`: a random word of a 16 MiB array per operation, from a
 //!   fixed sequence (cache and TLB misses, as `alloc_free_256mi`).
@@ -10,7 +14,7 @@
 //! Run: `cargo bench --bench cas`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use eccmap::AtomicU128;
+use eccmap::{AtomicU128, AtomicWord};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,6 +33,12 @@ fn load_cas_u64(a: &AtomicU64) {
 fn load_cas_u128(a: &AtomicU128) {
     let cur = a.load(Ordering::Acquire);
     let _ = a.compare_exchange_weak(cur, cur ^ 1, Ordering::AcqRel, Ordering::Acquire);
+}
+
+/// `load_cas_u128` through the map's operations (`AtomicWord`).
+fn load_cas_u128_eccmap(a: &AtomicU128) {
+    let cur = AtomicWord::load(a, Ordering::Acquire);
+    let _ = AtomicWord::compare_exchange_weak(a, cur, cur ^ 1, Ordering::AcqRel, Ordering::Acquire);
 }
 
 /// A compare-and-swap with no load before it (a failing one returns the
@@ -61,6 +71,9 @@ fn hot(c: &mut Criterion) {
     assert!(AtomicU128::is_lock_free());
     g.bench_function("load_cas_u64", |i| i.iter(|| load_cas_u64(black_box(&a))));
     g.bench_function("load_cas_u128", |i| i.iter(|| load_cas_u128(black_box(&w))));
+    g.bench_function("load_cas_u128_eccmap", |i| {
+        i.iter(|| load_cas_u128_eccmap(black_box(&w)))
+    });
     g.bench_function("cas_load_cas_u128", |i| {
         i.iter(|| cas_load_cas_u128(black_box(&w)))
     });
@@ -92,6 +105,18 @@ fn random(c: &mut Criterion) {
         i.iter(|| {
             k += 1;
             load_cas_u128(&w[seq[k & (SEQ - 1)] % n128])
+        })
+    });
+    g.bench_function("load_cas_u128_eccmap", |i| {
+        i.iter(|| {
+            k += 1;
+            load_cas_u128_eccmap(&w[seq[k & (SEQ - 1)] % n128])
+        })
+    });
+    g.bench_function("load_u128_eccmap", |i| {
+        i.iter(|| {
+            k += 1;
+            AtomicWord::load(&w[seq[k & (SEQ - 1)] % n128], Ordering::Acquire)
         })
     });
     g.bench_function("cas_u128", |i| {

@@ -117,6 +117,17 @@ pub trait Keying: Send + Sync + 'static {
         None
     }
 
+    /// The XOR of the effective coset constants (syndrome space) of the
+    /// 128-bit words `word` and `word + 1`, each
+    /// [`coset_128`](Self::coset_128) or, for `None`, the code's own: a
+    /// scan that walks the words in order steps the constant by it. The
+    /// default computes both.
+    #[inline(always)]
+    fn coset_128_step(word: usize) -> u16 {
+        let own = eccmap_codes::Secded128::MATRIX.coset();
+        Self::coset_128(word).unwrap_or(own) ^ Self::coset_128(word.wrapping_add(1)).unwrap_or(own)
+    }
+
     /// How often [`coset_128`](Self::coset_128) repeats, as
     /// [`period`](Self::period) for the lane codes. The default,
     /// `usize::MAX`, claims no repetition.
@@ -346,6 +357,11 @@ impl Keying for AddressKeyed {
     #[inline(always)]
     fn coset_128(word: usize) -> Option<u16> {
         Some(crate::keys128::IndexKeys::coset(word))
+    }
+    /// [`IndexKeys::step`](crate::IndexKeys::step): one table load.
+    #[inline(always)]
+    fn coset_128_step(word: usize) -> u16 {
+        crate::keys128::IndexKeys::step(word)
     }
 }
 
@@ -590,7 +606,7 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
     /// word of several codewords (those go through `view`).
     #[inline(always)]
     pub(crate) fn is_clean(raw: C::Word, key: C::Word) -> bool {
-        Self::LANES == 1 && C::syndrome(raw ^ key) == 0
+        Self::LANES == 1 && C::is_codeword(raw ^ key)
     }
 
     /// Decodes every codeword of the raw storage word `raw` whose key is
@@ -826,9 +842,8 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
     }
     #[inline(always)]
     fn update_one(&self, w: usize, o: usize, alloc: bool) -> Result<(), Conflict<C::Word>> {
-        let bit = C::Word::bit(o);
         if Self::LANES != 1 {
-            return self.update(w, bit, alloc);
+            return self.update(w, C::Word::bit(o), alloc);
         }
         // One verify (the syndrome of the loaded word), then the new word is
         // the old one XOR the page's delta: a clean word stays clean, so the
@@ -838,8 +853,8 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let cur = cell.load(Ordering::Acquire);
         if Self::is_clean(cur, Self::key(w)) {
             // One codeword: page `o` is data bit `o`.
-            if (cur & bit == C::Word::ZERO) != alloc {
-                return Err(Conflict::State(bit));
+            if cur.test_bit(o) == alloc {
+                return Err(Conflict::State(C::Word::bit(o)));
             }
             let new = cur ^ Self::delta_one(o);
             if cell
@@ -849,7 +864,7 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
                 return Ok(());
             }
         }
-        self.update_cold(w, bit, alloc)
+        self.update_cold(w, C::Word::bit(o), alloc)
     }
     #[inline(always)]
     fn check_update(
@@ -944,6 +959,10 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
     }
     #[inline]
     fn clean_run(&self, from: usize) -> usize {
+        // A code wider than 64 bits with a scan of its own (Secded128).
+        if let Some(n) = C::clean_prefix::<K>(&self.words[from..], from) {
+            return n;
+        }
         if Self::LANES != 1 {
             return 0;
         }

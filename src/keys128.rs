@@ -122,6 +122,20 @@ const COLUMNS: [u16; 64] = {
     c
 };
 
+/// `PREFIX[t]`: the XOR of columns `0..=t`, the key difference of a
+/// carry through the `t` lowest index bits.
+const PREFIX: [u16; 64] = {
+    let mut p = [0u16; 64];
+    let mut x = 0;
+    let mut t = 0;
+    while t < 64 {
+        x ^= COLUMNS[t];
+        p[t] = x;
+        t += 1;
+    }
+    p
+};
+
 /// `TABLES[t][v]`: the XOR of the columns of the set bits of byte `t` of
 /// an index whose byte `t` is `v` (4 KiB).
 const TABLES: [[u16; 256]; 8] = {
@@ -172,13 +186,31 @@ impl IndexKeys {
         COLUMNS[b as usize]
     }
 
-    /// The 16-bit coset constant of word `word`: one table lookup per
-    /// nonzero-or-lower byte of the index.
+    /// `coset(word) ^ coset(word + 1)` (wrapping): the columns of the
+    /// index bits that change from `word` to `word + 1`, its trailing ones
+    /// and the zero above them, by one load from a table of 64 prefix sums
+    /// (`tests/keys128.rs::step_is_the_difference`). A scan steps a key by
+    /// it instead of computing each.
+    #[inline(always)]
+    pub const fn step(word: usize) -> u16 {
+        // At most 63 bits change below the top one; `usize::MAX` wraps to
+        // 0 and flips every bit.
+        let t = (word as u64).trailing_ones();
+        PREFIX[if t > 63 { 63 } else { t as usize }]
+    }
+
+    /// The 16-bit coset constant of word `word`: one table lookup for
+    /// each of the two low bytes of the index and each further byte
+    /// up to the highest nonzero one.
     #[inline]
     pub const fn coset(word: usize) -> u16 {
-        let mut k = Self::OFFSET;
-        let mut x = word as u64;
-        let mut t = 0;
+        // The two low bytes always (most maps have fewer than 2^16 words),
+        // then the nonzero rest.
+        let x = word as u64;
+        let mut k =
+            Self::OFFSET ^ TABLES[0][(x & 0xFF) as usize] ^ TABLES[1][((x >> 8) & 0xFF) as usize];
+        let mut x = x >> 16;
+        let mut t = 2;
         while x != 0 {
             k ^= TABLES[t][(x & 0xFF) as usize];
             x >>= 8;

@@ -50,6 +50,9 @@ pub trait Word:
     fn low(n: usize) -> Self;
     /// Only bit `o` set (`o < BITS`).
     fn bit(o: usize) -> Self;
+    /// Whether bit `o` is set (`o < BITS`): `self & bit(o) != ZERO`, by a
+    /// test of one 64-bit half (a 128-bit mask costs a shift of a pair).
+    fn test_bit(self, o: usize) -> bool;
     /// `v` zero-extended or truncated to the word.
     fn from_u64(v: u64) -> Self;
     /// The word's low 64 bits (all of it, for a word of 64 bits or fewer).
@@ -104,9 +107,11 @@ pub trait AtomicWord<W>: sealed::Sealed + Send + Sync + Sized + 'static {
 
 macro_rules! word {
     ($t:ty, $atomic:ty) => {
-        word!($t, $atomic, true);
+        word!($t, $atomic, true, $atomic);
     };
-    ($t:ty, $atomic:ty, $lock_free:expr) => {
+    // `$ops`: the type whose associated functions run the atomic's
+    // operations (the atomic itself, or `U128Ops`).
+    ($t:ty, $atomic:ty, $lock_free:expr, $ops:ty) => {
         impl sealed::Sealed for $t {}
         impl sealed::Sealed for $atomic {}
         impl Word for $t {
@@ -125,6 +130,15 @@ macro_rules! word {
             #[inline(always)]
             fn bit(o: usize) -> $t {
                 1 << o
+            }
+            #[inline(always)]
+            fn test_bit(self, o: usize) -> bool {
+                let half = if o >= 64 {
+                    self.checked_shr(64).unwrap_or(0) as u64
+                } else {
+                    self as u64
+                };
+                (half >> (o & 63)) & 1 != 0
             }
             #[inline(always)]
             fn from_u64(v: u64) -> $t {
@@ -162,15 +176,15 @@ macro_rules! word {
         impl AtomicWord<$t> for $atomic {
             #[inline(always)]
             fn new(v: $t) -> Self {
-                <$atomic>::new(v)
+                <$ops>::new(v)
             }
             #[inline(always)]
             fn load(&self, order: Ordering) -> $t {
-                <$atomic>::load(self, order)
+                <$ops>::load(self, order)
             }
             #[inline(always)]
             fn store(&self, v: $t, order: Ordering) {
-                <$atomic>::store(self, v, order)
+                <$ops>::store(self, v, order)
             }
             #[inline(always)]
             fn compare_exchange(
@@ -180,7 +194,7 @@ macro_rules! word {
                 ok: Ordering,
                 err: Ordering,
             ) -> Result<$t, $t> {
-                <$atomic>::compare_exchange(self, cur, new, ok, err)
+                <$ops>::compare_exchange(self, cur, new, ok, err)
             }
             #[inline(always)]
             fn compare_exchange_weak(
@@ -190,19 +204,19 @@ macro_rules! word {
                 ok: Ordering,
                 err: Ordering,
             ) -> Result<$t, $t> {
-                <$atomic>::compare_exchange_weak(self, cur, new, ok, err)
+                <$ops>::compare_exchange_weak(self, cur, new, ok, err)
             }
             #[inline(always)]
             fn fetch_xor(&self, v: $t, order: Ordering) -> $t {
-                <$atomic>::fetch_xor(self, v, order)
+                <$ops>::fetch_xor(self, v, order)
             }
             #[inline(always)]
             fn fetch_or(&self, v: $t, order: Ordering) -> $t {
-                <$atomic>::fetch_or(self, v, order)
+                <$ops>::fetch_or(self, v, order)
             }
             #[inline(always)]
             fn fetch_and(&self, v: $t, order: Ordering) -> $t {
-                <$atomic>::fetch_and(self, v, order)
+                <$ops>::fetch_and(self, v, order)
             }
             #[inline]
             fn lock_free() -> bool {
@@ -219,7 +233,8 @@ word!(u64, crate::primitive::AtomicU64);
 word!(
     u128,
     crate::primitive::AtomicU128,
-    crate::primitive::u128_lock_free()
+    crate::primitive::u128_lock_free(),
+    crate::primitive::U128Ops
 );
 
 /// The word of the plain and dual bitmaps: the target's native word, as the
@@ -340,6 +355,25 @@ pub trait MapCode: Send + Sync + 'static {
     fn period<K: crate::Keying>() -> usize;
     /// The key of the words of class `class` (`w % period`).
     fn key_of_class<K: crate::Keying>(class: usize) -> Self::Word;
+    /// Whether the codeword in the low `LANE_BITS` bits of `lane` is clean:
+    /// `syndrome(lane) == 0`, by the code's fastest test.
+    #[inline(always)]
+    fn is_codeword(lane: Self::Word) -> bool {
+        Self::syndrome(lane) == 0
+    }
+    /// For a code of one codeword per word that has a scan of its own (the
+    /// 128-bit code): how many words of `words`, from its start, are clean
+    /// codewords, word `i` of `words` keyed by keying `K` as storage word
+    /// `first + i` (relaxed loads: a word found dirty is loaded again by
+    /// whoever handles it). `None` if the code has no such scan.
+    #[inline(always)]
+    fn clean_prefix<K: crate::Keying>(
+        words: &[<Self::Word as Word>::Atomic],
+        first: usize,
+    ) -> Option<usize> {
+        let _ = (words, first);
+        None
+    }
     /// The parity-check matrix of one codeword, for the fast paths that
     /// work on codes of at most 64 bits (the lane codes); `None` for wider
     /// codes, which take the general paths.
@@ -422,6 +456,33 @@ impl MapCode for eccmap_codes::Secded128 {
     #[inline(always)]
     fn syndrome(lane: u128) -> u32 {
         codec128().syndrome(lane)
+    }
+    #[inline(always)]
+    fn is_codeword(lane: u128) -> bool {
+        codec128().is_codeword(lane)
+    }
+    /// [`Secded128::first_unclean`](eccmap_codes::Secded128::first_unclean)
+    /// over the words, the coset constant stepped from word to word
+    /// ([`Keying::coset_128_step`](crate::Keying::coset_128_step)).
+    #[inline(always)]
+    fn clean_prefix<K: crate::Keying>(
+        words: &[crate::primitive::AtomicU128],
+        first: usize,
+    ) -> Option<usize> {
+        let own = eccmap_codes::Secded128::MATRIX.coset();
+        let mut coset = K::coset_128(first).unwrap_or(own);
+        let mut w = first;
+        Some(codec128().first_unclean(words.len(), |i| {
+            crate::primitive::prefetch_ahead(words, i);
+            let raw = <crate::primitive::AtomicU128 as AtomicWord<u128>>::load(
+                &words[i],
+                Ordering::Relaxed,
+            );
+            let c = coset;
+            coset ^= K::coset_128_step(w);
+            w = w.wrapping_add(1);
+            (raw, c)
+        }))
     }
     #[inline(always)]
     fn decode(lane: u128) -> LaneDecoded<u128> {

@@ -11,7 +11,8 @@ mod common;
 
 use common::{key128, map_with, pattern, TestMap};
 use eccmap::codes::Secded128;
-use eccmap::{Ecc128, FaultInjection, PageState, StateError};
+use eccmap::{AtomicU128, AtomicWord, Ecc128, FaultInjection, IndexKeys, PageState, StateError};
+use std::sync::atomic::Ordering;
 
 /// The raw 128-bit cell `c` through `FaultInjection`'s two storage words.
 fn cell(map: &Ecc128, c: usize) -> u128 {
@@ -233,4 +234,171 @@ fn not_lock_free_error() {
         "128-bit atomic compare-and-swap is not lock-free on this CPU"
     );
     assert!(<Ecc128 as TestMap>::with_pages(1).scrub().is_clean());
+}
+
+/// The scrub's scan over a map of 70,000 cells, whose address keys step
+/// through carries into every bit up to 2^16: single flips at cells around
+/// the carries are corrected, double flips and cells copied onto their
+/// neighbour across a carry are reported with their pages, the clean
+/// cells between pass (a second scrub finds only what the first could not
+/// repair). With `ECCMAP_PORTABLE=1` the same on the portable paths.
+#[test]
+fn scrub_scan_across_key_carries() {
+    let cells = 70_000;
+    let map = Ecc128::with_pages(cells * 112);
+    for c in [3, 300, 65_000] {
+        map.alloc(c * 112 + c % 112).unwrap();
+    }
+    let singles = [0, 1, 255, 256, 257, 4095, 65_535, 65_536, cells - 1];
+    for (i, &c) in singles.iter().enumerate() {
+        map.flip_storage_bit(c * 128 + (i * 37) % 128).unwrap();
+    }
+    let doubles = [2, 1023, 65_537];
+    for &c in &doubles {
+        map.flip_storage_bit(c * 128 + 5).unwrap();
+        map.flip_storage_bit(c * 128 + 120).unwrap();
+    }
+    // Cell `c - 1` copied onto `c`: detected if their keys differ.
+    let moved = [512, 16_384, 65_538];
+    for &c in &moved {
+        assert_ne!(IndexKeys::coset(c), IndexKeys::coset(c - 1));
+        write_cell(&map, c, cell(&map, c - 1));
+    }
+    let mut bad: Vec<usize> = doubles.iter().chain(&moved).copied().collect();
+    bad.sort();
+    // The pages of the bad cells, adjacent cells' in one range.
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for &c in &bad {
+        match ranges.last_mut() {
+            Some(r) if r.end == c * 112 => r.end += 112,
+            _ => ranges.push(c * 112..(c + 1) * 112),
+        }
+    }
+    assert_eq!(ranges.len(), bad.len() - 1, "65,537 and 65,538 touch");
+    let r = map.scrub();
+    assert_eq!(
+        (r.words, r.corrected, r.uncorrectable),
+        (cells, singles.len(), bad.len())
+    );
+    assert_eq!(r.bad_pages, ranges);
+    let r = map.scrub();
+    assert_eq!((r.corrected, r.uncorrectable), (0, bad.len()));
+    assert_eq!(r.bad_pages, ranges);
+    for c in [3, 300, 65_000] {
+        assert_eq!(map.is_allocated(c * 112 + c % 112), Ok(true));
+    }
+    assert_eq!(map.is_allocated(256 * 112 + 1), Ok(false));
+}
+
+/// The 16-byte atomics the map runs on (`AtomicWord` of `AtomicU128`:
+/// inline `cmpxchg16b` / `vmovdqa` on x86-64, portable-atomic with
+/// `ECCMAP_PORTABLE` or elsewhere) give the results of portable-atomic's
+/// own operations, on 2,000 random value pairs.
+#[test]
+fn atomic_word_ops_equal_portable_atomic() {
+    type A = AtomicU128;
+    /// A read-modify-write: the cell, the operand, the value replaced.
+    type Rmw = fn(&A, u128) -> u128;
+    let mut rng = testkit::Rng::new(128);
+    let mut word = || u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64());
+    for _ in 0..2000 {
+        let (v, x) = (word(), word());
+        let (ours, theirs) = (<A as AtomicWord<u128>>::new(v), A::new(v));
+        assert_eq!(
+            AtomicWord::load(&ours, Ordering::Acquire),
+            theirs.load(Ordering::Acquire)
+        );
+        let ops: [(Rmw, Rmw); 3] = [
+            (
+                |a, x| AtomicWord::fetch_xor(a, x, Ordering::AcqRel),
+                |a, x| a.fetch_xor(x, Ordering::AcqRel),
+            ),
+            (
+                |a, x| AtomicWord::fetch_or(a, x, Ordering::AcqRel),
+                |a, x| a.fetch_or(x, Ordering::AcqRel),
+            ),
+            (
+                |a, x| AtomicWord::fetch_and(a, x, Ordering::AcqRel),
+                |a, x| a.fetch_and(x, Ordering::AcqRel),
+            ),
+        ];
+        for (o, t) in ops {
+            assert_eq!(o(&ours, x), t(&theirs, x));
+            assert_eq!(
+                AtomicWord::load(&ours, Ordering::Acquire),
+                theirs.load(Ordering::Acquire)
+            );
+        }
+        let cur = theirs.load(Ordering::Acquire);
+        for (expect, new) in [(cur ^ 1 << 100, x), (cur, x), (x, v)] {
+            assert_eq!(
+                AtomicWord::compare_exchange(
+                    &ours,
+                    expect,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Acquire
+                ),
+                theirs.compare_exchange(expect, new, Ordering::AcqRel, Ordering::Acquire)
+            );
+        }
+        let mut now = AtomicWord::load(&ours, Ordering::Acquire);
+        while let Err(seen) =
+            AtomicWord::compare_exchange_weak(&ours, now, v, Ordering::AcqRel, Ordering::Acquire)
+        {
+            now = seen;
+        }
+        AtomicWord::store(&ours, x, Ordering::Release);
+        theirs.store(x, Ordering::Release);
+        assert_eq!(AtomicWord::load(&ours, Ordering::Acquire), x);
+        assert_eq!(theirs.load(Ordering::Acquire), x);
+    }
+}
+
+/// The atomics under contention, mixed with portable-atomic's on the same
+/// cell: one thread adds 1 by load and compare-and-swap (`AtomicWord`),
+/// carrying across the two 64-bit halves, another adds 2^100 by
+/// portable-atomic's `fetch_add`, a third loads and sees only whole values
+/// (each half-word a count the threads could have reached). No update is
+/// lost and no load is torn.
+#[test]
+fn atomic_word_ops_are_atomic_across_threads() {
+    const N: u128 = 100_000;
+    let start = u128::from(u64::MAX) - N / 2;
+    let cell = <AtomicU128 as AtomicWord<u128>>::new(start);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..N {
+                let mut cur = AtomicWord::load(&cell, Ordering::Acquire);
+                while let Err(now) = AtomicWord::compare_exchange_weak(
+                    &cell,
+                    cur,
+                    cur + 1,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    cur = now;
+                }
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..N {
+                cell.fetch_add(1 << 100, Ordering::AcqRel);
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..N {
+                let v = AtomicWord::load(&cell, Ordering::Acquire);
+                let (low, high) = (v & ((1 << 100) - 1), v >> 100);
+                assert!(
+                    (start..=start + N).contains(&low) && high <= N,
+                    "torn: {v:#x}"
+                );
+            }
+        });
+    });
+    assert_eq!(
+        AtomicWord::load(&cell, Ordering::Acquire),
+        start + N + (N << 100)
+    );
 }

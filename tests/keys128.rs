@@ -166,3 +166,27 @@ fn the_first_2_pow_14_keys_are_distinct() {
     // And the next index repeats one: the claim is exact.
     assert!(seen[usize::from(IndexKeys::coset(1 << 14))]);
 }
+
+/// `step(w)` is `coset(w) ^ coset(w + 1)`: for every index below 2^20, and
+/// around every carry into a higher bit, to the wrap of `usize::MAX`.
+#[test]
+fn step_is_the_difference() {
+    let next = |w: usize| IndexKeys::coset(w.wrapping_add(1));
+    for w in 0..1usize << 20 {
+        assert_eq!(IndexKeys::step(w), IndexKeys::coset(w) ^ next(w), "{w}");
+    }
+    for b in 20..usize::BITS {
+        for w in [
+            (1usize << b) - 1,
+            (1usize << b) - 2,
+            1usize << b,
+            usize::MAX >> (usize::BITS - b),
+        ] {
+            assert_eq!(IndexKeys::step(w), IndexKeys::coset(w) ^ next(w), "{w:#x}");
+        }
+    }
+    assert_eq!(
+        IndexKeys::step(usize::MAX),
+        IndexKeys::coset(usize::MAX) ^ IndexKeys::coset(0)
+    );
+}

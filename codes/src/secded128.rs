@@ -154,6 +154,18 @@ const SYN: [[u16; 256]; 16] = {
     t
 };
 
+/// `DELTAS[i]`: [`Secded128::delta`]`(i)`, data bit `i` and its column in
+/// the check bits (one 16-byte load instead of a 128-bit shift).
+const DELTAS: [u128; K] = {
+    let mut t = [0u128; K];
+    let mut i = 0;
+    while i < K {
+        t[i] = 1 << i | (COLUMNS[i] as u128) << K;
+        i += 1;
+    }
+    t
+};
+
 /// `T` as two byte tables: `T(r) = SYS[0][r & 0xFF] ^ SYS[1][r >> 8]`.
 const SYS: [[u16; 256]; 2] = {
     let mut t = [[0u16; 256]; 2];
@@ -319,10 +331,12 @@ enum Imp {
 /// even, non-column) syndromes: they decode as Uncorrectable.
 ///
 /// Decoding: [`Secded128::new`] picks carry-less multiplication when the CPU
-/// has it (detected at run time with the `std` feature, else when the build
-/// enables `pclmulqdq`; never on a target without SSE2 registers, such as
-/// the soft-float `x86_64-unknown-none`), else the portable tables; both
-/// give the same results. [`Secded128::portable`] forces the tables.
+/// has it (detected at run time with the `std` feature, once per process,
+/// else when the build enables `pclmulqdq`; never on a target without SSE2
+/// registers, such as the soft-float `x86_64-unknown-none`, nor with `std`
+/// when the environment variable `ECCMAP_PORTABLE` is set), else the
+/// portable tables; both give the same results. [`Secded128::portable`]
+/// forces the tables.
 ///
 /// Parity-check matrix (codeword bit 0 first; data `|` check):
 #[doc = concat!("```text\n", include_str!("../doc/secded128.txt"), "\n```")]
@@ -371,8 +385,11 @@ impl Secded128 {
     };
 
     /// The codec with the fastest syndrome this CPU runs: carry-less
-    /// multiplication if available, else the portable tables.
+    /// multiplication if available (unless `ECCMAP_PORTABLE` is set, with
+    /// the `std` feature), else the portable tables. Cheap: the CPU is
+    /// asked once per process.
     #[must_use]
+    #[inline]
     pub fn new() -> Secded128 {
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         if let Some(c) = clmul::Clmul::detect() {
@@ -420,6 +437,56 @@ impl Secded128 {
         (self.linear(word) ^ COSET_SYNDROME) as u32
     }
 
+    /// Whether `word` is a codeword: `syndrome(word) == 0`, by the test
+    /// alone (carry-less multiplication compares the raw remainder with
+    /// the coset's, without mapping it to the syndrome).
+    #[inline]
+    pub fn is_codeword(&self, word: u128) -> bool {
+        match self.imp {
+            Imp::Portable => linear_portable(word) == COSET_SYNDROME,
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+            Imp::Clmul(c) => c.remainder(word) == RAW_COSET,
+        }
+    }
+
+    /// The first `i` in `0..count` whose word is not a codeword of its own
+    /// coset constant, `count` if there is none: `word(i)` gives word `i`
+    /// and its coset constant `c` (syndrome space, `s15..s0`, in place of
+    /// the code's own), and the word is a codeword exactly when
+    /// `H·w == c` (the test of [`syndrome`](Self::syndrome)` == 0` for a
+    /// word keyed with `c`). A scan, such as a scrub's: the backend is
+    /// chosen once, outside the loop. `word` is called once for each
+    /// index, in increasing order, from 0 up to the answer (so it may step
+    /// a state of its own, such as the coset of an incrementing index).
+    #[inline]
+    pub fn first_unclean(&self, count: usize, mut word: impl FnMut(usize) -> (u128, u16)) -> usize {
+        match self.imp {
+            Imp::Portable => {
+                let mut i = 0;
+                while i < count {
+                    let (w, c) = word(i);
+                    if linear_portable(w) != c {
+                        break;
+                    }
+                    i += 1;
+                }
+                i
+            }
+            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+            Imp::Clmul(k) => {
+                let mut i = 0;
+                while i < count {
+                    let (w, c) = word(i);
+                    if to_systematic(k.remainder(w)) != c {
+                        break;
+                    }
+                    i += 1;
+                }
+                i
+            }
+        }
+    }
+
     /// Decodes `word`, correcting one flipped bit (check bits included).
     #[inline]
     pub fn decode(&self, word: u128) -> Decoded128 {
@@ -455,7 +522,7 @@ impl Secded128 {
     #[inline]
     pub const fn delta(data_bit: u32) -> u128 {
         assert!(data_bit < K as u32, "data bit out of range");
-        1 << data_bit | (COLUMNS[data_bit as usize] as u128) << K
+        DELTAS[data_bit as usize]
     }
 
     /// The data bits of a word, unchecked.

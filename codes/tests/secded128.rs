@@ -123,9 +123,12 @@ fn verdicts() -> &'static [Verdict] {
 #[test]
 fn the_fast_path_runs_where_the_cpu_has_it() {
     assert_eq!(Secded128::portable().backend(), Backend::Portable);
-    // Run-time detection needs the `std` feature (on by default).
+    // Run-time detection needs the `std` feature (on by default);
+    // `ECCMAP_PORTABLE` in the environment forces the tables.
     #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    if std::is_x86_feature_detected!("pclmulqdq") {
+    if std::env::var_os("ECCMAP_PORTABLE").is_some() {
+        assert_eq!(Secded128::new().backend(), Backend::Portable);
+    } else if std::is_x86_feature_detected!("pclmulqdq") {
         assert_eq!(Secded128::new().backend(), Backend::Clmul);
     }
     // Without it, a build that enables the feature statically uses it
@@ -447,6 +450,67 @@ fn fast_and_portable_agree() {
     }
 }
 
+/// `is_codeword` is `syndrome == 0` for every one of the 65,536
+/// syndromes (the check bits have unit columns, so XORing `s` into them
+/// moves the syndrome by `s`), on both backends and several codewords.
+#[test]
+fn is_codeword_on_every_syndrome() {
+    for code in codecs() {
+        for d in samples() {
+            let c = code.encode(d);
+            for s in 0..=u16::MAX {
+                let w = c ^ (s as u128) << K;
+                assert_eq!(code.syndrome(w), s as u32);
+                assert_eq!(code.is_codeword(w), s == 0, "{w:#x}");
+            }
+        }
+    }
+}
+
+/// Words keyed with per-word coset constants: `c ^ (key ^ coset) << 112`,
+/// the codeword `c` moved to the coset `key`.
+fn keyed(c: u128, key: u16) -> u128 {
+    c ^ ((key ^ Secded128::MATRIX.coset()) as u128) << K
+}
+
+/// `first_unclean` finds the first word whose syndrome under its own
+/// coset constant is nonzero: 300 codewords with random coset constants,
+/// all clean, then each one in turn spoiled by every one of its 128
+/// single-bit errors and by a wrong coset; `word` called once per index,
+/// in order, up to the answer. On both backends.
+#[test]
+fn first_unclean_is_the_first_dirty_word() {
+    let mut rng = Rng(41);
+    let n = 300;
+    let keys: Vec<u16> = (0..n).map(|_| rng.next() as u16).collect();
+    for code in codecs() {
+        let words: Vec<u128> = (0..n)
+            .map(|i| keyed(code.encode(rng.word()), keys[i]))
+            .collect();
+        let scan = |words: &[u128]| {
+            let mut calls = Vec::new();
+            let r = code.first_unclean(words.len(), |i| {
+                calls.push(i);
+                (words[i], keys[i])
+            });
+            assert_eq!(calls, (0..(r + 1).min(words.len())).collect::<Vec<_>>());
+            r
+        };
+        assert_eq!(scan(&words), n);
+        assert_eq!(scan(&words[..0]), 0);
+        for j in [0, 1, 2, 63, 64, 150, n - 1] {
+            let mut bad = words.clone();
+            for p in 0..N {
+                bad[j] = words[j] ^ 1 << p;
+                assert_eq!(scan(&bad), j, "bit {p} of word {j}");
+            }
+            // The word of another coset (a misplaced word).
+            bad[j] = keyed(code.encode(0), keys[j] ^ 0b110);
+            assert_eq!(scan(&bad), j);
+        }
+    }
+}
+
 #[test]
 #[should_panic(expected = "data bit out of range")]
 fn delta_of_a_check_bit_panics() {
@@ -476,6 +540,30 @@ fn both(f: impl Fn(Secded128) -> bool) -> bool {
 }
 
 quickcheck! {
+    fn qc_first_unclean_is_the_first_nonzero_syndrome(ws: Vec<(u64, u64, u16)>, clean: Vec<bool>) -> bool {
+        // Words clean or random (random words are dirty but for 1 in 2^16).
+        let portable = Secded128::portable();
+        let words: Vec<(u128, u16)> = ws
+            .iter()
+            .zip(clean.iter().chain(core::iter::repeat(&true)))
+            .map(|(&(hi, lo, key), &c)| {
+                let w = (hi as u128) << 64 | lo as u128;
+                (if c { keyed(portable.encode(w), key) } else { w }, key)
+            })
+            .collect();
+        let expect = words
+            .iter()
+            .position(|&(w, key)| portable.syndrome(keyed(w, key)) != 0)
+            .unwrap_or(words.len());
+        both(|code| code.first_unclean(words.len(), |i| words[i]) == expect)
+    }
+
+    fn qc_is_codeword_is_syndrome_zero(hi: u64, lo: u64, clean: bool) -> bool {
+        let w = (hi as u128) << 64 | lo as u128;
+        let w = if clean { Secded128::portable().encode(w) } else { w };
+        both(|code| code.is_codeword(w) == (code.syndrome(w) == 0))
+    }
+
     fn qc_fast_equals_portable(hi: u64, lo: u64) -> bool {
         let w = (hi as u128) << 64 | lo as u128;
         let (fast, slow) = (Secded128::new(), Secded128::portable());

@@ -19,14 +19,32 @@ pub(super) struct Clmul(());
 
 impl Clmul {
     /// `Some` if this CPU runs carry-less multiplication: detected at run
-    /// time with the `std` feature, else known at compile time from the
-    /// target features the build enables.
+    /// time with the `std` feature (once per process: the answer is kept
+    /// in a static, so a codec is built by one load and a branch), else
+    /// known at compile time from the target features the build enables.
+    /// `None` with the `std` feature if `ECCMAP_PORTABLE` is set in the
+    /// environment (CI tests the portable tables that way). `sse2` is part
+    /// of the build's target features (this module's `cfg`).
+    #[inline(always)]
     pub(super) fn detect() -> Option<Clmul> {
         #[cfg(feature = "std")]
-        let found =
-            std::is_x86_feature_detected!("pclmulqdq") && std::is_x86_feature_detected!("sse2");
+        let found = {
+            use core::sync::atomic::{AtomicU8, Ordering};
+            /// 0: not yet asked; 1: no; 2: yes.
+            static FOUND: AtomicU8 = AtomicU8::new(0);
+            #[cold]
+            #[inline(never)]
+            fn ask() -> bool {
+                let yes = std::is_x86_feature_detected!("pclmulqdq")
+                    && std::env::var_os("ECCMAP_PORTABLE").is_none();
+                FOUND.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            // The common case in one compare.
+            FOUND.load(Ordering::Relaxed) == 2 || (FOUND.load(Ordering::Relaxed) == 0 && ask())
+        };
         #[cfg(not(feature = "std"))]
-        let found = cfg!(all(target_feature = "pclmulqdq", target_feature = "sse2"));
+        let found = cfg!(target_feature = "pclmulqdq");
         found.then_some(Clmul(()))
     }
 
@@ -35,8 +53,9 @@ impl Clmul {
     pub(super) fn remainder(self, w: u128) -> u16 {
         // SAFETY: `remainder` needs the `pclmulqdq` and `sse2` target
         // features; `self` is a `Clmul`, which only `detect` builds, and
-        // only after finding both on this CPU (or in the build's enabled
-        // target features). It reads no memory.
+        // only after finding `pclmulqdq` on this CPU (or in the build's
+        // enabled target features), in a build whose target features
+        // include `sse2`. It reads no memory.
         unsafe { remainder(w) }
     }
 }
