@@ -17,6 +17,20 @@
 //! test the fallback on a CPU that has the fast path) it is eight table
 //! syndromes ([`Matrix::dirty8_portable`], [`Matrix::first_dirty_portable`]).
 //!
+//! [`Matrix::first_dirty_in`] reads the storage itself, eight words by one
+//! aligned vector load (the module docs of the AVX-512 path say why that
+//! is eight relaxed loads), and XORs each word's key from a [`KeyRing`]
+//! by one more vector load. Where the CPU also has `GFNI`, `AVX512_VBMI`
+//! and `AVX512BW` (unless `ECCMAP_NO_GFNI` is set in the environment, so
+//! that tests can reach the `VPOPCNTQ` kernel on such a CPU), it tests 32
+//! words per step: for each eight, one `VPERMB` puts byte `b` of every
+//! word in lane `b`, one `VGF2P8AFFINEQB` multiplies it by the 8x8 bit
+//! matrix of byte `b`'s share of the syndrome, and the four vectors' lanes
+//! are XOR-folded into the 32 syndromes (7 shuffles, 4 XORs) and tested by
+//! one `VPTESTMB`: about 7 vector instructions per eight words, against
+//! the `VPOPCNTQ` kernel's 24. The rest of a run (under 32 words) takes
+//! eight-word `VPOPCNTQ` steps, then single words.
+//!
 //! The AVX-512 path needs Rust 1.89 (stable AVX-512 intrinsics); the build
 //! script enables it there (`cfg(eccmap_avx512)`). All of this module's
 //! `unsafe` code is in its `avx512` submodule.
@@ -30,7 +44,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub enum WideBackend {
     /// Eight table syndromes ([`Matrix::dirty8_portable`]), any target.
     Portable,
-    /// AVX-512: `VPANDQ`, `VPOPCNTQ`, `VPORQ` per row, one `VPTESTMQ`.
+    /// AVX-512: `VPANDQ`, `VPOPCNTQ`, `VPORQ` per row, one `VPTESTMQ`
+    /// (and for [`Matrix::first_dirty_in`], `VPERMB` and `VGF2P8AFFINEQB`
+    /// where the CPU has GFNI and AVX512-VBMI: see the module docs).
     Avx512,
 }
 
@@ -51,7 +67,7 @@ impl WideBackend {
 
 /// The patterns a scan XORs into the words it tests, repeating with a
 /// period: word `i` of a scan that starts at class `c` gets
-/// [`key(c + i) % period`](Self::key) (a map keyed to the word index keeps
+/// [`key((c + i) % period)`](Self::key) (a map keyed to the word index keeps
 /// its keys so, and an unkeyed map has period 1). Kept with the first
 /// seven keys repeated past the period, so that the keys of any eight
 /// consecutive words are eight consecutive entries, one vector load from
@@ -86,14 +102,6 @@ impl KeyRing {
         Some(KeyRing { keys, period })
     }
 
-    /// The ring of one key, for every word alike (period 1).
-    #[inline]
-    pub fn constant(key: u64) -> KeyRing {
-        let mut keys = [0u64; Self::MAX_PERIOD + 7];
-        keys[..8].fill(key);
-        KeyRing { keys, period: 1 }
-    }
-
     /// The period.
     #[inline]
     pub fn period(&self) -> usize {
@@ -117,8 +125,9 @@ impl KeyRing {
         debug_assert!(class < self.period);
         // `class < period <= MAX_PERIOD`: in bounds (one compare, which
         // the scan's invariant keeps from failing).
-        let w: &[u64] = &self.keys[class..class + 8];
-        w.try_into().unwrap_or(&[0; 8])
+        self.keys[class..]
+            .first_chunk::<8>()
+            .expect("a key class within the ring")
     }
 }
 
@@ -189,12 +198,12 @@ impl Matrix {
     /// [`dirty8`](Self::dirty8) tests it), or `words.len()` if there is
     /// none. Word `i`'s key is `ring.key((class + i) % ring.period())`: a
     /// map's scrub passes `key ^ encoding of 0` so that exactly its clean
-    /// words pass. Eight words per step on the AVX-512 backend: one vector
-    /// load of the words (see the module docs of the AVX-512 path on why
-    /// that is eight relaxed loads), one of their keys, the syndrome test.
-    /// Each word is read once, in increasing order, up to at most the end of
-    /// the eight-word step that holds the answer; the loads order nothing
-    /// (relaxed): a caller that acts on a word found dirty loads it again.
+    /// words pass. On the AVX-512 backend, 8 or 32 words per step: one
+    /// vector load per eight words (the module docs say why that is eight
+    /// relaxed loads), one of their keys, the syndrome test. Each word is
+    /// read once, in increasing order, up to at most the end of the step
+    /// that holds the answer; the loads order nothing (relaxed): a caller
+    /// that acts on a word found dirty loads it again.
     ///
     /// # Panics
     /// If the code is wider than 64 bits, or `class >= ring.period()`.
