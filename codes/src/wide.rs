@@ -119,7 +119,10 @@ impl KeyRing {
     }
 
     /// The keys of classes `class..class + 8` (modulo the period).
-    #[cfg_attr(not(all(eccmap_avx512, target_arch = "x86_64")), allow(dead_code))]
+    #[cfg_attr(
+        not(all(eccmap_avx512, target_arch = "x86_64", target_feature = "sse2")),
+        allow(dead_code)
+    )]
     #[inline(always)]
     fn window(&self, class: usize) -> &[u64; 8] {
         debug_assert!(class < self.period);
@@ -212,7 +215,7 @@ impl Matrix {
     pub fn first_dirty_in(&self, words: &[AtomicU64], ring: &KeyRing, class: usize) -> usize {
         assert!(self.code_bits() <= 64, "code wider than 64 bits");
         assert!(class < ring.period, "key class past the period");
-        #[cfg(all(eccmap_avx512, target_arch = "x86_64"))]
+        #[cfg(all(eccmap_avx512, target_arch = "x86_64", target_feature = "sse2"))]
         if let Some(fast) = avx512::Avx512::get() {
             return fast.first_dirty_in(self, words, ring, class);
         }
@@ -311,20 +314,19 @@ mod avx512 {
     //! slower on `scrub_4mi` (Intel Xeon, family 6, model 207): the 15
     //! shuffles compete for the port the syndrome test needs.
 
-    use super::{KeyRing, Matrix};
+    use super::Matrix;
     use core::arch::x86_64::{
-        __m512i, _mm512_and_si512, _mm512_gf2p8affine_epi64_epi8, _mm512_loadu_epi64,
-        _mm512_loadu_si512, _mm512_or_si512, _mm512_permutexvar_epi8, _mm512_popcnt_epi64,
-        _mm512_set1_epi64, _mm512_setzero_si512, _mm512_shuffle_epi32, _mm512_shuffle_i64x2,
-        _mm512_test_epi64_mask, _mm512_test_epi8_mask, _mm512_xor_si512, _MM_PERM_BADC,
+        __m512i, _mm512_and_si512, _mm512_loadu_epi64, _mm512_or_si512, _mm512_popcnt_epi64,
+        _mm512_set1_epi64, _mm512_setzero_si512, _mm512_test_epi64_mask,
     };
-    use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+    use core::sync::atomic::{AtomicU8, Ordering};
 
     /// Proof that the running CPU has `avx512f` and `avx512vpopcntdq`, and
     /// if `gfni`, also `avx512bw`, `avx512vbmi` and `gfni`. The private
     /// fields keep every other module from building one.
     #[derive(Debug, Clone, Copy)]
     pub(super) struct Avx512 {
+        #[cfg_attr(not(target_feature = "sse2"), allow(dead_code))]
         gfni: bool,
     }
 
@@ -391,24 +393,6 @@ mod avx512 {
             // build's enabled target features). It reads only through `m`
             // and `word`.
             unsafe { first_dirty(m, count, word) }
-        }
-
-        /// [`Matrix::first_dirty_in`] on this backend.
-        #[inline(always)]
-        pub(super) fn first_dirty_in(
-            self,
-            m: &Matrix,
-            words: &[AtomicU64],
-            ring: &KeyRing,
-            class: usize,
-        ) -> usize {
-            // SAFETY: `first_dirty_in` needs the `avx512f` and
-            // `avx512vpopcntdq` target features, and `avx512bw`,
-            // `avx512vbmi` and `gfni` if passed `gfni = true`; `self` is an
-            // `Avx512`, which only `get` builds, and only after finding
-            // those on this CPU (or in the build's enabled target
-            // features). It reads only through `m`, `words` and `ring`.
-            unsafe { first_dirty_in(m, words, ring, class, self.gfni) }
         }
 
         /// Bit `i` set if some row of `rows` has odd parity in `words[i]`.
@@ -478,211 +462,263 @@ mod avx512 {
         count
     }
 
-    /// Eight consecutive atomic words, loaded with relaxed ordering, as one
-    /// vector (lane `i` = `cells[i]`).
-    ///
-    /// # Safety
-    /// `cells` must be 64-byte aligned.
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn load8(cells: &[AtomicU64; 8]) -> __m512i {
-        debug_assert!((cells.as_ptr() as usize).is_multiple_of(64));
-        let v: __m512i;
-        // SAFETY: as eight relaxed loads of the cells: see the module docs.
-        // `cells` is 64 readable bytes, 64-byte aligned (the caller's
-        // promise, which `vmovdqa64` needs); the instruction reads them and
-        // nothing else, and writes no memory, no stack and no flags.
-        unsafe {
-            core::arch::asm!(
-                "vmovdqa64 {v}, zmmword ptr [{p}]",
-                p = in(reg) cells.as_ptr(),
-                v = out(zmm_reg) v,
-                options(readonly, nostack, preserves_flags),
-            );
-        }
-        v
-    }
-
-    /// `(class + n) % period`, for `class < period`.
-    #[inline(always)]
-    fn advance(class: usize, n: usize, period: usize) -> usize {
-        (class + n % period) % period
-    }
-
-    /// See [`Matrix::first_dirty_in`]: word by word up to a cache-line
-    /// boundary, then 32 words per step by GFNI (if `gfni`), eight per step
-    /// by `VPOPCNTQ`, and the last few word by word.
-    ///
-    /// # Safety
-    /// The CPU must have `avx512f` and `avx512vpopcntdq`, and if `gfni`,
-    /// `avx512bw`, `avx512vbmi` and `gfni`.
-    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
-    unsafe fn first_dirty_in(
-        m: &Matrix,
-        words: &[AtomicU64],
-        ring: &KeyRing,
-        class: usize,
-        gfni: bool,
-    ) -> usize {
-        let period = ring.period;
-        // Words before the first 64-byte boundary (the cells are 8-byte
-        // aligned, so this is exact).
-        let head = ((words.as_ptr() as usize).wrapping_neg() % 64 / 8).min(words.len());
-        let found = m.first_dirty_in_portable(&words[..head], ring, class);
-        if found < head {
-            return found;
-        }
-        let mut i = head;
-        let mut class = advance(class, head, period);
-        if gfni {
-            // SAFETY: the caller's promise for `gfni`; `words[i..]` starts
-            // on a 64-byte boundary.
-            let (found, done) = unsafe { scan32(m, &words[i..], ring, class) };
-            if found {
-                return i + done;
-            }
-            i += done;
-            class = advance(class, done, period);
-        }
-        let rows = m.rows();
-        // The class of the next step's first word advances by 8 modulo the
-        // period.
-        let step = 8 % period;
-        let mut chunks = words[i..].chunks_exact(8);
-        for chunk in &mut chunks {
-            let Ok(cells) = <&[AtomicU64; 8]>::try_from(chunk) else {
-                break;
-            };
-            let keys = ring.window(class);
-            // SAFETY: `keys` is 8 `u64`, 64 readable bytes; the load has no
-            // alignment requirement. `cells` starts on a 64-byte boundary
-            // (`i` is, and the steps are 64 bytes).
-            let (k, x) = unsafe { (_mm512_loadu_epi64(keys.as_ptr().cast()), load8(cells)) };
-            let dirty = kernel(rows, _mm512_xor_si512(x, k));
-            if dirty != 0 {
-                return i + dirty.trailing_zeros() as usize;
-            }
-            i += 8;
-            class = add_mod(class, step, period);
-        }
-        i + m.first_dirty_in_portable(chunks.remainder(), ring, class)
-    }
-
-    /// The GFNI matrices of `rows`: lane `b` maps byte `b` of a word to its
-    /// share of the syndrome (`VGF2P8AFFINEQB` takes output bit `j`'s row
-    /// from byte `7 - j` of the lane).
-    #[inline(always)]
-    fn affine_matrices(rows: &[u64; 8]) -> [u64; 8] {
-        let mut a = [0u64; 8];
-        for (b, a) in a.iter_mut().enumerate() {
-            for (j, &row) in rows.iter().enumerate() {
-                *a |= (row >> (8 * b) & 0xff) << (8 * (7 - j));
-            }
-        }
-        a
-    }
-
-    /// The `VPERMB` index that transposes eight words' bytes: lane `b`,
-    /// byte `i` of the result is byte `b` of word `i`.
-    const TRANSPOSE: [u8; 64] = {
-        let mut t = [0u8; 64];
-        let mut p = 0;
-        while p < 64 {
-            t[p] = ((p % 8) * 8 + p / 8) as u8;
-            p += 1;
-        }
-        t
-    };
-
-    /// 32 words per step: for each eight, one `VPERMB` puts byte `b` of
-    /// every word in lane `b`, one `VGF2P8AFFINEQB` maps it to its share of
-    /// the syndrome (per-lane matrices); the four vectors' lanes are then
-    /// XOR-folded together (7 shuffles, 4 XORs) into the 32 syndromes, one
-    /// byte each, tested at once. Returns `(true, i)` for the first dirty
-    /// word `i`, or `(false, n)` with `n` the words tested (a multiple of
-    /// 32), all clean.
-    ///
-    /// # Safety
-    /// The CPU must have `avx512f`, `avx512bw`, `avx512vbmi` and `gfni`;
-    /// `words` must start on a 64-byte boundary.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,gfni")]
-    unsafe fn scan32(
-        m: &Matrix,
-        words: &[AtomicU64],
-        ring: &KeyRing,
-        class: usize,
-    ) -> (bool, usize) {
-        let period = ring.period;
-        let step8 = 8 % period;
-        let mut class = class;
-        let a = affine_matrices(m.rows());
-        // SAFETY: `a` and `TRANSPOSE` are 64 readable bytes each; the loads
-        // have no alignment requirement.
-        let (a, t) = unsafe {
-            (
-                _mm512_loadu_si512(a.as_ptr().cast()),
-                _mm512_loadu_si512(TRANSPOSE.as_ptr().cast()),
-            )
+    /// The scan over atomic words ([`Matrix::first_dirty_in`]). Only where
+    /// the target has SSE2, i.e. vector registers in its ABI: for a
+    /// soft-float target (x86_64-unknown-none) LLVM cannot build it (it
+    /// could never run there: such a kernel keeps the vector state off),
+    /// and `first_dirty_in` takes the portable path.
+    #[cfg(target_feature = "sse2")]
+    mod scan {
+        use super::super::KeyRing;
+        use super::{kernel, Avx512, Matrix};
+        use core::arch::x86_64::{
+            __m512i, _mm512_gf2p8affine_epi64_epi8, _mm512_loadu_epi64, _mm512_loadu_si512,
+            _mm512_permutexvar_epi8, _mm512_shuffle_epi32, _mm512_shuffle_i64x2,
+            _mm512_test_epi8_mask, _mm512_xor_si512, _MM_PERM_BADC,
         };
-        // The syndrome shares of eight words, keyed from class `c`.
-        let shares = |cells: &[AtomicU64; 8], c: usize| {
-            let keys = ring.window(c);
-            // SAFETY: `keys` is 64 readable bytes (no alignment needed);
-            // `cells` starts on a 64-byte boundary (`words` does, and the
-            // cells are taken at multiples of 8).
-            let x =
-                unsafe { _mm512_xor_si512(load8(cells), _mm512_loadu_epi64(keys.as_ptr().cast())) };
-            _mm512_gf2p8affine_epi64_epi8::<0>(_mm512_permutexvar_epi8(t, x), a)
-        };
-        let mut chunks = words.chunks_exact(32);
-        let mut i = 0;
-        for chunk in &mut chunks {
-            let Ok(cells) = <&[[AtomicU64; 8]; 4]>::try_from(chunk.as_chunks::<8>().0) else {
-                break;
-            };
-            let c1 = add_mod(class, step8, period);
-            let c2 = add_mod(c1, step8, period);
-            let c3 = add_mod(c2, step8, period);
-            let s0 = shares(&cells[0], class);
-            let s1 = shares(&cells[1], c1);
-            let s2 = shares(&cells[2], c2);
-            let s3 = shares(&cells[3], c3);
-            // Fold 256-bit halves: [s0 lo^hi, s1 lo^hi] in 128-bit blocks.
-            let p01 = _mm512_xor_si512(
-                _mm512_shuffle_i64x2::<0b01_00_01_00>(s0, s1),
-                _mm512_shuffle_i64x2::<0b11_10_11_10>(s0, s1),
-            );
-            let p23 = _mm512_xor_si512(
-                _mm512_shuffle_i64x2::<0b01_00_01_00>(s2, s3),
-                _mm512_shuffle_i64x2::<0b11_10_11_10>(s2, s3),
-            );
-            // Fold 128-bit blocks: block k holds s_k folded to 128 bits.
-            let f = _mm512_xor_si512(
-                _mm512_shuffle_i64x2::<0b10_00_10_00>(p01, p23),
-                _mm512_shuffle_i64x2::<0b11_01_11_01>(p01, p23),
-            );
-            // Fold the two quadwords of each block (both get the result):
-            // byte `w` of block `k` is the syndrome of word `8k + w`.
-            let g = _mm512_xor_si512(f, _mm512_shuffle_epi32::<_MM_PERM_BADC>(f));
-            let dirty = _mm512_test_epi8_mask(g, g);
-            if dirty != 0 {
-                let bit = dirty.trailing_zeros() as usize;
-                return (true, i + bit / 16 * 8 + bit % 8);
-            }
-            i += 32;
-            class = add_mod(c3, step8, period);
-        }
-        (false, i)
-    }
+        use core::sync::atomic::AtomicU64;
 
-    /// `(class + step) % period`, for `class, step < period`: no division.
-    #[inline(always)]
-    fn add_mod(class: usize, step: usize, period: usize) -> usize {
-        let c = class + step;
-        if c >= period {
-            c - period
-        } else {
-            c
+        impl Avx512 {
+            /// [`Matrix::first_dirty_in`] on this backend.
+            #[inline(always)]
+            pub(in super::super) fn first_dirty_in(
+                self,
+                m: &Matrix,
+                words: &[AtomicU64],
+                ring: &KeyRing,
+                class: usize,
+            ) -> usize {
+                // SAFETY: `first_dirty_in` needs the `avx512f` and
+                // `avx512vpopcntdq` target features, and `avx512bw`,
+                // `avx512vbmi` and `gfni` if passed `gfni = true`; `self` is an
+                // `Avx512`, which only `get` builds, and only after finding
+                // those on this CPU (or in the build's enabled target
+                // features). It reads only through `m`, `words` and `ring`.
+                unsafe { first_dirty_in(m, words, ring, class, self.gfni) }
+            }
+        }
+
+        /// Eight consecutive atomic words (`&[AtomicU64; 8]`), loaded with
+        /// relaxed ordering, as one vector (lane `i` = `cells[i]`): one
+        /// `vmovdqa64`. It needs an `unsafe` block whose caller promises that
+        /// the cells are 64-byte aligned and that the CPU has `avx512f` (the
+        /// enclosing function enables it). A macro, not a function: a function
+        /// of ours returning a vector does not build for a soft-float target
+        /// (x86_64-unknown-none; LLVM cannot lower the return), though it is
+        /// never called there.
+        macro_rules! load8 {
+            ($cells:expr) => {{
+                let cells: &[AtomicU64; 8] = $cells;
+                debug_assert!((cells.as_ptr() as usize).is_multiple_of(64));
+                let v: __m512i;
+                // As eight relaxed loads of the cells: see the module docs.
+                // `cells` is 64 readable bytes, 64-byte aligned (the caller's
+                // promise, which `vmovdqa64` needs); the instruction reads
+                // them and nothing else, and writes no memory, no stack and no
+                // flags.
+                core::arch::asm!(
+                    "vmovdqa64 {v}, zmmword ptr [{p}]",
+                    p = in(reg) cells.as_ptr(),
+                    v = out(zmm_reg) v,
+                    options(readonly, nostack, preserves_flags),
+                );
+                v
+            }};
+        }
+
+        /// `(class + n) % period`, for `class < period`.
+        #[inline(always)]
+        fn advance(class: usize, n: usize, period: usize) -> usize {
+            (class + n % period) % period
+        }
+
+        /// See [`Matrix::first_dirty_in`]: word by word up to a cache-line
+        /// boundary, then 32 words per step by GFNI (if `gfni`), eight per step
+        /// by `VPOPCNTQ`, and the last few word by word.
+        ///
+        /// # Safety
+        /// The CPU must have `avx512f` and `avx512vpopcntdq`, and if `gfni`,
+        /// `avx512bw`, `avx512vbmi` and `gfni`.
+        #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+        unsafe fn first_dirty_in(
+            m: &Matrix,
+            words: &[AtomicU64],
+            ring: &KeyRing,
+            class: usize,
+            gfni: bool,
+        ) -> usize {
+            let period = ring.period;
+            // Words before the first 64-byte boundary (the cells are 8-byte
+            // aligned, so this is exact).
+            let head = ((words.as_ptr() as usize).wrapping_neg() % 64 / 8).min(words.len());
+            let found = m.first_dirty_in_portable(&words[..head], ring, class);
+            if found < head {
+                return found;
+            }
+            let mut i = head;
+            let mut class = advance(class, head, period);
+            if gfni {
+                // SAFETY: the caller's promise for `gfni`; `words[i..]` starts
+                // on a 64-byte boundary.
+                let (found, done) = unsafe { scan32(m, &words[i..], ring, class) };
+                if found {
+                    return i + done;
+                }
+                i += done;
+                class = advance(class, done, period);
+            }
+            let rows = m.rows();
+            // The class of the next step's first word advances by 8 modulo the
+            // period.
+            let step = 8 % period;
+            let mut chunks = words[i..].chunks_exact(8);
+            for chunk in &mut chunks {
+                let Ok(cells) = <&[AtomicU64; 8]>::try_from(chunk) else {
+                    break;
+                };
+                let keys = ring.window(class);
+                // SAFETY: `keys` is 8 `u64`, 64 readable bytes; the load has no
+                // alignment requirement. `cells` starts on a 64-byte boundary
+                // (`i` is, and the steps are 64 bytes).
+                // (No tuples or arrays of vectors here or below: an unoptimised
+                // build for a soft-float target, such as x86_64-unknown-none,
+                // cannot lower such aggregates.)
+                let k = unsafe { _mm512_loadu_epi64(keys.as_ptr().cast()) };
+                // SAFETY: `cells` starts on a 64-byte boundary (see above); the
+                // CPU has `avx512f` (this function's promise).
+                let x = unsafe { load8!(cells) };
+                let dirty = kernel(rows, _mm512_xor_si512(x, k));
+                if dirty != 0 {
+                    return i + dirty.trailing_zeros() as usize;
+                }
+                i += 8;
+                class = add_mod(class, step, period);
+            }
+            i + m.first_dirty_in_portable(chunks.remainder(), ring, class)
+        }
+
+        /// The GFNI matrices of `rows`: lane `b` maps byte `b` of a word to its
+        /// share of the syndrome (`VGF2P8AFFINEQB` takes output bit `j`'s row
+        /// from byte `7 - j` of the lane).
+        #[inline(always)]
+        fn affine_matrices(rows: &[u64; 8]) -> [u64; 8] {
+            let mut a = [0u64; 8];
+            for (b, a) in a.iter_mut().enumerate() {
+                for (j, &row) in rows.iter().enumerate() {
+                    *a |= (row >> (8 * b) & 0xff) << (8 * (7 - j));
+                }
+            }
+            a
+        }
+
+        /// The `VPERMB` index that transposes eight words' bytes: lane `b`,
+        /// byte `i` of the result is byte `b` of word `i`.
+        const TRANSPOSE: [u8; 64] = {
+            let mut t = [0u8; 64];
+            let mut p = 0;
+            while p < 64 {
+                t[p] = ((p % 8) * 8 + p / 8) as u8;
+                p += 1;
+            }
+            t
+        };
+
+        /// 32 words per step: for each eight, one `VPERMB` puts byte `b` of
+        /// every word in lane `b`, one `VGF2P8AFFINEQB` maps it to its share of
+        /// the syndrome (per-lane matrices); the four vectors' lanes are then
+        /// XOR-folded together (7 shuffles, 4 XORs) into the 32 syndromes, one
+        /// byte each, tested at once. Returns `(true, i)` for the first dirty
+        /// word `i`, or `(false, n)` with `n` the words tested (a multiple of
+        /// 32), all clean.
+        ///
+        /// # Safety
+        /// The CPU must have `avx512f`, `avx512bw`, `avx512vbmi` and `gfni`;
+        /// `words` must start on a 64-byte boundary.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vbmi,gfni")]
+        unsafe fn scan32(
+            m: &Matrix,
+            words: &[AtomicU64],
+            ring: &KeyRing,
+            class: usize,
+        ) -> (bool, usize) {
+            let period = ring.period;
+            let step8 = 8 % period;
+            let mut class = class;
+            let a = affine_matrices(m.rows());
+            // SAFETY: `a` and `TRANSPOSE` are 64 readable bytes each; the loads
+            // have no alignment requirement.
+            let a = unsafe { _mm512_loadu_si512(a.as_ptr().cast()) };
+            // SAFETY: as above.
+            let t = unsafe { _mm512_loadu_si512(TRANSPOSE.as_ptr().cast()) };
+            // The syndrome shares of eight words keyed by `keys`: lane `b`,
+            // byte `i` is byte `b` of word `i`'s share of its syndrome. (A
+            // macro, as `load8`.) Needs an `unsafe` block whose caller
+            // promises that `cells` is 64-byte aligned.
+            macro_rules! shares {
+                ($cells:expr, $keys:expr) => {{
+                    let keys: &[u64; 8] = $keys;
+                    let x =
+                        _mm512_xor_si512(load8!($cells), _mm512_loadu_epi64(keys.as_ptr().cast()));
+                    _mm512_gf2p8affine_epi64_epi8::<0>(_mm512_permutexvar_epi8(t, x), a)
+                }};
+            }
+            let mut chunks = words.chunks_exact(32);
+            let mut i = 0;
+            for chunk in &mut chunks {
+                let Ok(cells) = <&[[AtomicU64; 8]; 4]>::try_from(chunk.as_chunks::<8>().0) else {
+                    break;
+                };
+                let c1 = add_mod(class, step8, period);
+                let c2 = add_mod(c1, step8, period);
+                let c3 = add_mod(c2, step8, period);
+                // SAFETY: the CPU has the features (the caller's promise);
+                // each `cells[k]` starts on a 64-byte boundary (`words` does,
+                // and they lie at multiples of 64 bytes from it); the keys are
+                // 64 readable bytes (no alignment needed).
+                let s0 = unsafe { shares!(&cells[0], ring.window(class)) };
+                // SAFETY: as above.
+                let s1 = unsafe { shares!(&cells[1], ring.window(c1)) };
+                // SAFETY: as above.
+                let s2 = unsafe { shares!(&cells[2], ring.window(c2)) };
+                // SAFETY: as above.
+                let s3 = unsafe { shares!(&cells[3], ring.window(c3)) };
+                // Fold 256-bit halves: [s0 lo^hi, s1 lo^hi] in 128-bit blocks.
+                let p01 = _mm512_xor_si512(
+                    _mm512_shuffle_i64x2::<0b01_00_01_00>(s0, s1),
+                    _mm512_shuffle_i64x2::<0b11_10_11_10>(s0, s1),
+                );
+                let p23 = _mm512_xor_si512(
+                    _mm512_shuffle_i64x2::<0b01_00_01_00>(s2, s3),
+                    _mm512_shuffle_i64x2::<0b11_10_11_10>(s2, s3),
+                );
+                // Fold 128-bit blocks: block k holds s_k folded to 128 bits.
+                let f = _mm512_xor_si512(
+                    _mm512_shuffle_i64x2::<0b10_00_10_00>(p01, p23),
+                    _mm512_shuffle_i64x2::<0b11_01_11_01>(p01, p23),
+                );
+                // Fold the two quadwords of each block (both get the result):
+                // byte `w` of block `k` is the syndrome of word `8k + w`.
+                let g = _mm512_xor_si512(f, _mm512_shuffle_epi32::<_MM_PERM_BADC>(f));
+                let dirty = _mm512_test_epi8_mask(g, g);
+                if dirty != 0 {
+                    let bit = dirty.trailing_zeros() as usize;
+                    return (true, i + bit / 16 * 8 + bit % 8);
+                }
+                i += 32;
+                class = add_mod(c3, step8, period);
+            }
+            (false, i)
+        }
+
+        /// `(class + step) % period`, for `class, step < period`: no division.
+        #[inline(always)]
+        fn add_mod(class: usize, step: usize, period: usize) -> usize {
+            let c = class + step;
+            if c >= period {
+                c - period
+            } else {
+                c
+            }
         }
     }
 }
