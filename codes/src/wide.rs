@@ -128,9 +128,8 @@ impl KeyRing {
         debug_assert!(class < self.period);
         // `class < period <= MAX_PERIOD`: in bounds (one compare, which
         // the scan's invariant keeps from failing).
-        self.keys[class..]
-            .first_chunk::<8>()
-            .expect("a key class within the ring")
+        let w: &[u64] = &self.keys[class..class + 8];
+        w.try_into().expect("eight keys")
     }
 }
 
@@ -502,10 +501,8 @@ mod avx512 {
         /// relaxed ordering, as one vector (lane `i` = `cells[i]`): one
         /// `vmovdqa64`. It needs an `unsafe` block whose caller promises that
         /// the cells are 64-byte aligned and that the CPU has `avx512f` (the
-        /// enclosing function enables it). A macro, not a function: a function
-        /// of ours returning a vector does not build for a soft-float target
-        /// (x86_64-unknown-none; LLVM cannot lower the return), though it is
-        /// never called there.
+        /// enclosing function enables it): a macro, so that promise is made
+        /// at each use.
         macro_rules! load8 {
             ($cells:expr) => {{
                 let cells: &[AtomicU64; 8] = $cells;
@@ -578,14 +575,12 @@ mod avx512 {
                 };
                 let keys = ring.window(class);
                 // SAFETY: `keys` is 8 `u64`, 64 readable bytes; the load has no
-                // alignment requirement. `cells` starts on a 64-byte boundary
-                // (`i` is, and the steps are 64 bytes).
-                // (No tuples or arrays of vectors here or below: an unoptimised
-                // build for a soft-float target, such as x86_64-unknown-none,
-                // cannot lower such aggregates.)
+                // alignment requirement.
                 let k = unsafe { _mm512_loadu_epi64(keys.as_ptr().cast()) };
-                // SAFETY: `cells` starts on a 64-byte boundary (see above); the
-                // CPU has `avx512f` (this function's promise).
+                // SAFETY: `cells` starts on a 64-byte boundary (word `i` does:
+                // the head ends on one, and the GFNI and these steps are
+                // multiples of 64 bytes); the CPU has `avx512f` (this
+                // function's promise).
                 let x = unsafe { load8!(cells) };
                 let dirty = kernel(rows, _mm512_xor_si512(x, k));
                 if dirty != 0 {
@@ -651,9 +646,9 @@ mod avx512 {
             // SAFETY: as above.
             let t = unsafe { _mm512_loadu_si512(TRANSPOSE.as_ptr().cast()) };
             // The syndrome shares of eight words keyed by `keys`: lane `b`,
-            // byte `i` is byte `b` of word `i`'s share of its syndrome. (A
-            // macro, as `load8`.) Needs an `unsafe` block whose caller
-            // promises that `cells` is 64-byte aligned.
+            // byte `i` is byte `b` of word `i`'s share of its syndrome. Needs
+            // an `unsafe` block whose caller promises that `cells` is 64-byte
+            // aligned (as `load8`).
             macro_rules! shares {
                 ($cells:expr, $keys:expr) => {{
                     let keys: &[u64; 8] = $keys;
