@@ -891,7 +891,7 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let mut class = from % period;
         let mut w = from;
         let words: &[<C::Word as Word>::Atomic] = &self.words;
-        // Eight words per step (AVX-512), straight from the storage: a word
+        // 8 or 32 words per step (AVX-512), straight from the storage: a word
         // `x` is clean exactly when `x ^ key ^ blank` has a zero linear
         // syndrome, with the keys' `key ^ blank` in a ring by class.
         #[cfg(target_has_atomic = "64")]
