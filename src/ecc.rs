@@ -9,7 +9,7 @@ use crate::storage::{Counters, StaticLayout, Words};
 use crate::word::{AtomicWord, LaneDecoded, MapCode, Word, WordCode};
 use crate::StateError;
 use core::marker::PhantomData;
-use eccmap_codes::{LaneCode, WideBackend};
+use eccmap_codes::LaneCode;
 
 /// Page allocation state as codewords of the code `C`, packed in storage
 /// words of the code's word type ([`MapCode::Word`]; [`WordCode::Word`](crate::WordCode::Word)
@@ -972,35 +972,24 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let mut class = from % period;
         let mut w = from;
         let words: &[<C::Word as Word>::Atomic] = &self.words;
-        if let (64, Some(matrix), WideBackend::Avx512) = (
+        // 8 or 32 words per step (AVX-512), straight from the storage: a word
+        // `x` is clean exactly when `x ^ key ^ blank` has a zero linear
+        // syndrome, with the keys' `key ^ blank` in a ring by class.
+        #[cfg(target_has_atomic = "64")]
+        if let (64, Some(matrix), eccmap_codes::WideBackend::Avx512, Some(cells)) = (
             <C::Word as Word>::BITS,
             C::lane_matrix(),
-            WideBackend::get(),
+            eccmap_codes::WideBackend::get(),
+            <<C::Word as Word>::Atomic as AtomicWord<C::Word>>::core_u64s(words),
         ) {
-            // Eight words per step, by one vector test: a word `x` is clean
-            // exactly when `x ^ key ^ blank` has a zero linear syndrome.
             let blank = Self::word_of(Self::init());
-            let rest = &words[from..];
-            // `first_dirty` asks for the words in order: the key class
-            // steps with them, in the closure's own copy.
-            return matrix.first_dirty(rest.len(), move |i| {
-                let key = if period == 1 {
-                    Self::key(0)
-                } else {
-                    let key = Self::word_of(C::key_of_class::<K>(class));
-                    class += 1;
-                    if class == period {
-                        class = 0;
-                    }
-                    key
-                };
-                // Relaxed: the test orders nothing else; a word found
-                // dirty is loaded again (acquire) by `scrub_word`.
-                let raw = rest
-                    .get(i)
-                    .map_or(C::Word::ZERO, |c| c.load(Ordering::Relaxed));
-                (raw ^ key ^ blank).low_u64()
+            let ring = eccmap_codes::KeyRing::new(period, |c| {
+                (Self::word_of(C::key_of_class::<K>(c)) ^ blank).low_u64()
             });
+            // No ring (a keying without a short period): word by word below.
+            if let Some(ring) = ring {
+                return matrix.first_dirty_in(&cells[from..], &ring, class);
+            }
         }
         while w < words.len() {
             let raw = words[w].load(Ordering::Acquire);

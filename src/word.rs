@@ -103,6 +103,16 @@ pub trait AtomicWord<W>: sealed::Sealed + Send + Sync + Sized + 'static {
     fn lock_free() -> bool {
         true
     }
+    /// The cells as `core`'s [`AtomicU64`](core::sync::atomic::AtomicU64)s,
+    /// for the scans of `eccmap-codes` that take those
+    /// ([`Matrix::first_dirty_in`](eccmap_codes::Matrix::first_dirty_in)):
+    /// `Some` for the 64-bit word on `core`'s atomics, `None` otherwise
+    /// (other widths, loom's atomics).
+    #[cfg(target_has_atomic = "64")]
+    fn core_u64s(cells: &[Self]) -> Option<&[core::sync::atomic::AtomicU64]> {
+        let _ = cells;
+        None
+    }
 }
 
 macro_rules! word {
@@ -110,8 +120,9 @@ macro_rules! word {
         word!($t, $atomic, true, $atomic);
     };
     // `$ops`: the type whose associated functions run the atomic's
-    // operations (the atomic itself, or `U128Ops`).
-    ($t:ty, $atomic:ty, $lock_free:expr, $ops:ty) => {
+    // operations (the atomic itself, or `U128Ops`); `$extra`: more methods
+    // of the atomic's `AtomicWord` impl.
+    ($t:ty, $atomic:ty, $lock_free:expr, $ops:ty $(, { $($extra:tt)* })?) => {
         impl sealed::Sealed for $t {}
         impl sealed::Sealed for $atomic {}
         impl Word for $t {
@@ -222,13 +233,26 @@ macro_rules! word {
             fn lock_free() -> bool {
                 $lock_free
             }
+            $($($extra)*)?
         }
     };
 }
 
 word!(u32, crate::primitive::AtomicU32);
 #[cfg(target_has_atomic = "64")]
-word!(u64, crate::primitive::AtomicU64);
+word!(
+    u64,
+    crate::primitive::AtomicU64,
+    true,
+    crate::primitive::AtomicU64,
+    {
+        #[cfg(not(loom))]
+        #[inline(always)]
+        fn core_u64s(cells: &[Self]) -> Option<&[core::sync::atomic::AtomicU64]> {
+            Some(cells)
+        }
+    }
+);
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 word!(
     u128,

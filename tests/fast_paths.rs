@@ -104,6 +104,119 @@ fn scrub_finds_every_fault_ecc64bk() {
     scrub_finds_every_fault::<KeyedEccBitmap<Secded64Burst>>();
 }
 
+/// Words in the long maps: more than two key periods of every keyed code
+/// here (63 keys for `Secded64`, up to 127 for `Secded64Burst`), so the
+/// scrub's steps (32 words by GFNI, 8 by `VPOPCNTQ`, single words) cross
+/// the period's wrap at every class.
+const LONG_WORDS: usize = 2 * 127 + 19;
+
+/// In a map longer than two key periods, a single-bit fault at each word in
+/// turn is found and corrected by one scrub (the clean run after it starts
+/// at every class and every alignment), and faults in many words at once
+/// (dirty words one and two apart, and isolated ones) are all found and
+/// corrected.
+fn scrub_across_key_periods<M: Map>() {
+    let pages = LONG_WORDS * M::PPW;
+    let map = M::new(pages);
+    for p in (0..pages).step_by(5) {
+        map.alloc(p).unwrap();
+    }
+    let before = raw(&map);
+    assert!(map.scrub().is_clean());
+    for w in 0..LONG_WORDS {
+        let bit = w * 64 + (w * 7) % 64;
+        map.flip_storage_bit(bit).unwrap();
+        let r = map.scrub();
+        assert_eq!(
+            (r.words, r.corrected, r.uncorrectable),
+            (LONG_WORDS, 1, 0),
+            "word {w}: {r:?}"
+        );
+        assert_eq!(raw(&map), before, "word {w}: repaired");
+    }
+    let dirty: Vec<usize> = (0..LONG_WORDS)
+        .filter(|w| w % 3 == 0 || w % 37 == 5 || w % 41 == 1)
+        .collect();
+    for &w in &dirty {
+        map.flip_storage_bit(w * 64 + w % 64).unwrap();
+    }
+    let r = map.scrub();
+    assert_eq!(
+        (r.words, r.corrected, r.uncorrectable),
+        (LONG_WORDS, dirty.len(), 0),
+        "{r:?}"
+    );
+    assert_eq!(raw(&map), before, "all repaired");
+    for p in 0..pages {
+        assert_eq!(map.is_allocated(p), Ok(p % 5 == 0), "page {p}");
+    }
+}
+
+#[test]
+fn scrub_across_key_periods_ecc64() {
+    scrub_across_key_periods::<EccBitmap<Secded64>>();
+}
+#[test]
+fn scrub_across_key_periods_ecc64b() {
+    scrub_across_key_periods::<EccBitmap<Secded64Burst>>();
+}
+#[test]
+fn scrub_across_key_periods_ecc64k() {
+    scrub_across_key_periods::<KeyedEccBitmap<Secded64>>();
+}
+#[test]
+fn scrub_across_key_periods_ecc64bk() {
+    scrub_across_key_periods::<KeyedEccBitmap<Secded64Burst>>();
+}
+
+/// In a keyed map longer than two key periods, a clean word copied to
+/// another index is caught in a clean run that starts after a faulty word
+/// (the run's first key class is then the faulty word's plus one, not 0):
+/// copies from one word back and from the word whose class a run started
+/// at class 0 would give the target (caught only if the scan keys each word
+/// by its own index).
+fn keyed_scrub_after_a_fault<M: Map>(period: usize) {
+    let pages = LONG_WORDS * M::PPW;
+    let map = M::new(pages);
+    for p in (0..pages).step_by(3) {
+        map.alloc(p).unwrap();
+    }
+    let before = raw(&map);
+    for d in [0, 5, 17, 40, 63, 100, 130] {
+        for (t, &keep) in before.iter().enumerate().skip(d + 1) {
+            for f in [t - 1, (t - d - 1) % period] {
+                if f == t || f == d {
+                    continue;
+                }
+                map.flip_storage_bit(d * 64 + 9).unwrap();
+                map.write_storage_word(t, map.storage_word(f)).unwrap();
+                let r = map.scrub();
+                assert_eq!(
+                    (r.corrected, r.uncorrectable),
+                    (1, 1),
+                    "fault at {d}, word {f} copied to {t}: {r:?}"
+                );
+                assert_eq!(r.bad_pages, vec![t * M::PPW..(t + 1) * M::PPW]);
+                map.write_storage_word(t, keep).unwrap();
+            }
+        }
+    }
+    assert_eq!(raw(&map), before);
+}
+
+#[test]
+fn keyed_scrub_after_a_fault_ecc64k() {
+    keyed_scrub_after_a_fault::<KeyedEccBitmap<Secded64>>(
+        <eccmap::AddressKeyed as eccmap::Keying>::period::<Secded64>(),
+    );
+}
+#[test]
+fn keyed_scrub_after_a_fault_ecc64bk() {
+    keyed_scrub_after_a_fault::<KeyedEccBitmap<Secded64Burst>>(
+        <eccmap::AddressKeyed as eccmap::Keying>::period::<Secded64Burst>(),
+    );
+}
+
 /// A keyed map's scrub, in its eight-word steps, catches a clean word
 /// copied to another index (the keys differ).
 #[test]

@@ -70,7 +70,7 @@ pub use hsiao::Hsiao72;
 pub use matrix::Matrix;
 pub use secded::{Secded32, Secded64};
 pub use secded128::{Backend, Decoded128, Matrix128, Secded128};
-pub use wide::WideBackend;
+pub use wide::{KeyRing, WideBackend};
 
 /// The README's code example, compiled and run as a doctest so that it
 /// stays true.
