@@ -176,8 +176,11 @@ pub use primitive::AtomicU64;
 /// The map this build recommends: [`EccBitmap<Secded64>`](EccBitmap)
 /// (corrects single-bit faults at 1.123 bits per page). Not `Ecc128`,
 /// even where its 16-byte compare-and-swap is lock-free: it catches more
-/// garbage, but its updates cost 1.33 to 1.52 times the dual bitmap's on
-/// the CPU measured (docs/benchmarks.md, "Reading these results").
+/// garbage, but an update that misses the cache costs it 1.05 to 2.01
+/// times the dual bitmap's on the CPU measured (issue 15's target: 0.8),
+/// its 16-byte load and compare-and-swap alone costing more than the dual
+/// bitmap's two read-modify-writes (docs/benchmarks.md, "Reading these
+/// results").
 #[cfg(all(not(feature = "dual-bitmap"), target_has_atomic = "64"))]
 pub type PageMap = EccBitmap<eccmap_codes::Secded64>;
 
