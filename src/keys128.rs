@@ -193,10 +193,12 @@ impl IndexKeys {
     /// it instead of computing each.
     #[inline(always)]
     pub const fn step(word: usize) -> u16 {
-        // At most 63 bits change below the top one; `usize::MAX` wraps to
-        // 0 and flips every bit.
-        let t = (word as u64).trailing_ones();
-        PREFIX[if t > 63 { 63 } else { t as usize }]
+        // The trailing ones and the zero above them flip; `usize::MAX`
+        // wraps to 0 and flips every bit of the index, whose width is the
+        // target's (32 bits on a 32-bit target).
+        let t = word.trailing_ones();
+        let top = usize::BITS - 1;
+        PREFIX[if t > top { top as usize } else { t as usize }]
     }
 
     /// The 16-bit coset constant of word `word`: one table lookup for
