@@ -26,114 +26,19 @@ pub use portable_atomic::AtomicU128;
 #[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
 mod x86_128;
 
-/// The operations the maps run on an [`AtomicU128`], with `core`'s
+/// The operations the maps run on an [`AtomicU128`], with the type's own
 /// signatures: on x86-64 (but under Miri and loom) those of the `x86_128`
 /// module (`cmpxchg16b` and `vmovdqa` inline, the CPU's features read
-/// once), elsewhere the type's own.
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub(crate) struct U128Ops;
-
+/// once).
 #[cfg(all(not(loom), not(miri), target_arch = "x86_64"))]
-use x86_128 as ops128;
-
-/// The type's own operations, as functions of the cell.
+pub(crate) use x86_128::U128Ops;
+/// The operations the maps run on an [`AtomicU128`]: elsewhere (aarch64,
+/// Miri, loom), the type's own methods.
 #[cfg(all(
     any(target_arch = "x86_64", target_arch = "aarch64"),
     not(all(not(loom), not(miri), target_arch = "x86_64"))
 ))]
-mod ops128 {
-    use super::{AtomicU128, Ordering};
-    #[inline(always)]
-    pub(crate) fn load(a: &AtomicU128, order: Ordering) -> u128 {
-        a.load(order)
-    }
-    #[inline(always)]
-    pub(crate) fn store(a: &AtomicU128, v: u128, order: Ordering) {
-        a.store(v, order)
-    }
-    #[inline(always)]
-    pub(crate) fn compare_exchange(
-        a: &AtomicU128,
-        cur: u128,
-        new: u128,
-        ok: Ordering,
-        err: Ordering,
-    ) -> Result<u128, u128> {
-        a.compare_exchange(cur, new, ok, err)
-    }
-    #[inline(always)]
-    pub(crate) fn compare_exchange_weak(
-        a: &AtomicU128,
-        cur: u128,
-        new: u128,
-        ok: Ordering,
-        err: Ordering,
-    ) -> Result<u128, u128> {
-        a.compare_exchange_weak(cur, new, ok, err)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_xor(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        a.fetch_xor(x, order)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_or(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        a.fetch_or(x, order)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_and(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        a.fetch_and(x, order)
-    }
-}
-
-#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-impl U128Ops {
-    // The `AtomicWord` macro builds cells through its operations type.
-    #[allow(clippy::new_ret_no_self)]
-    #[inline(always)]
-    pub(crate) fn new(v: u128) -> AtomicU128 {
-        AtomicU128::new(v)
-    }
-    #[inline(always)]
-    pub(crate) fn load(a: &AtomicU128, order: Ordering) -> u128 {
-        ops128::load(a, order)
-    }
-    #[inline(always)]
-    pub(crate) fn store(a: &AtomicU128, v: u128, order: Ordering) {
-        ops128::store(a, v, order)
-    }
-    #[inline(always)]
-    pub(crate) fn compare_exchange(
-        a: &AtomicU128,
-        cur: u128,
-        new: u128,
-        ok: Ordering,
-        err: Ordering,
-    ) -> Result<u128, u128> {
-        ops128::compare_exchange(a, cur, new, ok, err)
-    }
-    #[inline(always)]
-    pub(crate) fn compare_exchange_weak(
-        a: &AtomicU128,
-        cur: u128,
-        new: u128,
-        ok: Ordering,
-        err: Ordering,
-    ) -> Result<u128, u128> {
-        ops128::compare_exchange_weak(a, cur, new, ok, err)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_xor(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        ops128::fetch_xor(a, x, order)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_or(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        ops128::fetch_or(a, x, order)
-    }
-    #[inline(always)]
-    pub(crate) fn fetch_and(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-        ops128::fetch_and(a, x, order)
-    }
-}
+pub(crate) type U128Ops = AtomicU128;
 
 /// Words a scan asks the cache for ahead of its loads.
 #[cfg(all(not(loom), not(miri), target_arch = "x86_64", target_feature = "sse"))]

@@ -159,133 +159,146 @@ pub(crate) fn prefetch(p: *const u8) {
     }
 }
 
-/// As `AtomicU128::load`.
-#[inline(always)]
-pub(crate) fn load(a: &AtomicU128, order: Ordering) -> u128 {
-    // The common case in one compare of the static.
-    #[cfg(target_feature = "sse2")]
-    if CAPS.load(core::sync::atomic::Ordering::Relaxed) == KNOWN | CX16 | AVX {
-        // SAFETY: `AVX` is set only where the CPU has AVX and the build
-        // vector registers; the cell is 16-byte aligned (asserted above),
-        // live for the borrow, and accessed only by atomic operations.
-        return unsafe { vmovdqa(a.as_ptr()) };
-    }
-    load_other(a, order)
-}
+/// The operations the maps run on an [`AtomicU128`] on x86-64, with
+/// the type's own signatures (`AtomicWord` for `u128` calls them).
+pub(crate) struct U128Ops;
 
-/// [`load`] on a CPU without AVX or `cmpxchg16b`, or before the first
-/// detection.
-#[inline(never)]
-fn load_other(a: &AtomicU128, order: Ordering) -> u128 {
-    let c = caps();
-    #[cfg(target_feature = "sse2")]
-    if c & AVX != 0 {
-        // SAFETY: as in `load`.
-        return unsafe { vmovdqa(a.as_ptr()) };
+impl U128Ops {
+    // `AtomicWord` builds cells through its operations type.
+    #[allow(clippy::new_ret_no_self)]
+    #[inline(always)]
+    pub(crate) fn new(v: u128) -> AtomicU128 {
+        AtomicU128::new(v)
     }
-    if c & CX16 != 0 {
-        // SAFETY: `CX16` is set only where the CPU has `cmpxchg16b`; the
-        // cell is aligned, live, writable (an atomic cell) and accessed
-        // only atomically. Comparing with 0 and writing 0 changes nothing.
-        return unsafe { cmpxchg16b(a.as_ptr(), 0, 0) }.0;
-    }
-    a.load(order)
-}
 
-/// As `AtomicU128::compare_exchange`.
-///
-/// # Errors
-/// The value found, if it was not `cur` (nothing is written).
-#[inline(always)]
-pub(crate) fn compare_exchange(
-    a: &AtomicU128,
-    cur: u128,
-    new: u128,
-    ok: Ordering,
-    err: Ordering,
-) -> Result<u128, u128> {
-    // `CX16` is never set before the detection: one test of the static.
-    if CAPS.load(core::sync::atomic::Ordering::Relaxed) & CX16 != 0 {
-        // SAFETY: `CX16` is set only where the CPU has `cmpxchg16b`; the
-        // cell is aligned (asserted above), live for the borrow, and
-        // accessed only by atomic operations.
-        let (found, hit) = unsafe { cmpxchg16b(a.as_ptr(), cur, new) };
-        return if hit { Ok(found) } else { Err(found) };
+    /// As `AtomicU128::load`.
+    #[inline(always)]
+    pub(crate) fn load(a: &AtomicU128, order: Ordering) -> u128 {
+        // The common case in one compare of the static.
+        #[cfg(target_feature = "sse2")]
+        if CAPS.load(core::sync::atomic::Ordering::Relaxed) == KNOWN | CX16 | AVX {
+            // SAFETY: `AVX` is set only where the CPU has AVX and the build
+            // vector registers; the cell is 16-byte aligned (asserted above),
+            // live for the borrow, and accessed only by atomic operations.
+            return unsafe { vmovdqa(a.as_ptr()) };
+        }
+        Self::load_other(a, order)
     }
-    compare_exchange_other(a, cur, new, ok, err)
-}
 
-/// [`compare_exchange`] before the first detection or on a CPU without
-/// `cmpxchg16b`.
-#[inline(never)]
-fn compare_exchange_other(
-    a: &AtomicU128,
-    cur: u128,
-    new: u128,
-    ok: Ordering,
-    err: Ordering,
-) -> Result<u128, u128> {
-    if caps() & CX16 != 0 {
-        return compare_exchange(a, cur, new, ok, err);
+    /// [`load`](Self::load) on a CPU without AVX or `cmpxchg16b`, or before the first
+    /// detection.
+    #[inline(never)]
+    fn load_other(a: &AtomicU128, order: Ordering) -> u128 {
+        let c = caps();
+        #[cfg(target_feature = "sse2")]
+        if c & AVX != 0 {
+            // SAFETY: as in `load`.
+            return unsafe { vmovdqa(a.as_ptr()) };
+        }
+        if c & CX16 != 0 {
+            // SAFETY: `CX16` is set only where the CPU has `cmpxchg16b`; the
+            // cell is aligned, live, writable (an atomic cell) and accessed
+            // only atomically. Comparing with 0 and writing 0 changes nothing.
+            return unsafe { cmpxchg16b(a.as_ptr(), 0, 0) }.0;
+        }
+        a.load(order)
     }
-    a.compare_exchange(cur, new, ok, err)
-}
 
-/// As `AtomicU128::compare_exchange_weak`: [`compare_exchange`]
-/// (`cmpxchg16b` never fails spuriously, and a strong exchange is a valid
-/// weak one).
-///
-/// # Errors
-/// The value found, if it was not `cur` (nothing is written).
-#[inline(always)]
-pub(crate) fn compare_exchange_weak(
-    a: &AtomicU128,
-    cur: u128,
-    new: u128,
-    ok: Ordering,
-    err: Ordering,
-) -> Result<u128, u128> {
-    compare_exchange(a, cur, new, ok, err)
-}
-
-/// A read-modify-write by compare-and-swap loop: `f` of the value found is
-/// written; returns the value it replaced.
-#[inline(always)]
-fn update(a: &AtomicU128, order: Ordering, f: impl Fn(u128) -> u128) -> Option<u128> {
-    if caps() & CX16 == 0 {
-        return None;
+    /// As `AtomicU128::compare_exchange`.
+    ///
+    /// # Errors
+    /// The value found, if it was not `cur` (nothing is written).
+    #[inline(always)]
+    pub(crate) fn compare_exchange(
+        a: &AtomicU128,
+        cur: u128,
+        new: u128,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u128, u128> {
+        // `CX16` is never set before the detection: one test of the static.
+        if CAPS.load(core::sync::atomic::Ordering::Relaxed) & CX16 != 0 {
+            // SAFETY: `CX16` is set only where the CPU has `cmpxchg16b`; the
+            // cell is aligned (asserted above), live for the borrow, and
+            // accessed only by atomic operations.
+            let (found, hit) = unsafe { cmpxchg16b(a.as_ptr(), cur, new) };
+            return if hit { Ok(found) } else { Err(found) };
+        }
+        Self::compare_exchange_other(a, cur, new, ok, err)
     }
-    let mut cur = load(a, order);
-    loop {
-        match compare_exchange(a, cur, f(cur), order, Ordering::Relaxed) {
-            Ok(v) => return Some(v),
-            Err(now) => cur = now,
+
+    /// [`compare_exchange`](Self::compare_exchange) before the first detection or on a CPU without
+    /// `cmpxchg16b`.
+    #[inline(never)]
+    fn compare_exchange_other(
+        a: &AtomicU128,
+        cur: u128,
+        new: u128,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u128, u128> {
+        if caps() & CX16 != 0 {
+            return Self::compare_exchange(a, cur, new, ok, err);
+        }
+        a.compare_exchange(cur, new, ok, err)
+    }
+
+    /// As `AtomicU128::compare_exchange_weak`: [`compare_exchange`](Self::compare_exchange)
+    /// (`cmpxchg16b` never fails spuriously, and a strong exchange is a valid
+    /// weak one).
+    ///
+    /// # Errors
+    /// The value found, if it was not `cur` (nothing is written).
+    #[inline(always)]
+    pub(crate) fn compare_exchange_weak(
+        a: &AtomicU128,
+        cur: u128,
+        new: u128,
+        ok: Ordering,
+        err: Ordering,
+    ) -> Result<u128, u128> {
+        Self::compare_exchange(a, cur, new, ok, err)
+    }
+
+    /// A read-modify-write by compare-and-swap loop: `f` of the value found is
+    /// written; returns the value it replaced.
+    #[inline(always)]
+    fn update(a: &AtomicU128, order: Ordering, f: impl Fn(u128) -> u128) -> Option<u128> {
+        if caps() & CX16 == 0 {
+            return None;
+        }
+        let mut cur = Self::load(a, order);
+        loop {
+            match Self::compare_exchange(a, cur, f(cur), order, Ordering::Relaxed) {
+                Ok(v) => return Some(v),
+                Err(now) => cur = now,
+            }
         }
     }
-}
 
-/// As `AtomicU128::store`.
-#[inline]
-pub(crate) fn store(a: &AtomicU128, v: u128, order: Ordering) {
-    if update(a, order, |_| v).is_none() {
-        a.store(v, order);
+    /// As `AtomicU128::store`.
+    #[inline]
+    pub(crate) fn store(a: &AtomicU128, v: u128, order: Ordering) {
+        if Self::update(a, order, |_| v).is_none() {
+            a.store(v, order);
+        }
     }
-}
 
-/// As `AtomicU128::fetch_xor`.
-#[inline]
-pub(crate) fn fetch_xor(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-    update(a, order, |v| v ^ x).unwrap_or_else(|| a.fetch_xor(x, order))
-}
+    /// As `AtomicU128::fetch_xor`.
+    #[inline]
+    pub(crate) fn fetch_xor(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
+        Self::update(a, order, |v| v ^ x).unwrap_or_else(|| a.fetch_xor(x, order))
+    }
 
-/// As `AtomicU128::fetch_or`.
-#[inline]
-pub(crate) fn fetch_or(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-    update(a, order, |v| v | x).unwrap_or_else(|| a.fetch_or(x, order))
-}
+    /// As `AtomicU128::fetch_or`.
+    #[inline]
+    pub(crate) fn fetch_or(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
+        Self::update(a, order, |v| v | x).unwrap_or_else(|| a.fetch_or(x, order))
+    }
 
-/// As `AtomicU128::fetch_and`.
-#[inline]
-pub(crate) fn fetch_and(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
-    update(a, order, |v| v & x).unwrap_or_else(|| a.fetch_and(x, order))
+    /// As `AtomicU128::fetch_and`.
+    #[inline]
+    pub(crate) fn fetch_and(a: &AtomicU128, x: u128, order: Ordering) -> u128 {
+        Self::update(a, order, |v| v & x).unwrap_or_else(|| a.fetch_and(x, order))
+    }
 }
