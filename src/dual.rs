@@ -200,11 +200,7 @@ impl DualBitmap {
     /// The secondary's half of an update whose primary half is done.
     #[inline(always)]
     fn follow(&self, w: usize, mask: NativeWord, alloc: bool) {
-        if alloc {
-            self.secondary[w].fetch_and(!mask, Ordering::AcqRel);
-        } else {
-            self.secondary[w].fetch_or(mask, Ordering::AcqRel);
-        }
+        follow(&self.secondary[w], mask, alloc);
     }
 
     /// The baseline's consistency check of the bits `want` of word pair `w`:
@@ -223,6 +219,17 @@ impl DualBitmap {
         fence(Ordering::Acquire);
         let a = p.load(Ordering::Acquire);
         (a, !(a ^ s.load(Ordering::Acquire)) & want)
+    }
+}
+
+/// The secondary word `s`'s half of an update of `mask` whose primary half
+/// is done: the complement follows.
+#[inline(always)]
+fn follow(s: &NativeStorage, mask: NativeWord, alloc: bool) {
+    if alloc {
+        s.fetch_and(!mask, Ordering::AcqRel);
+    } else {
+        s.fetch_or(mask, Ordering::AcqRel);
     }
 }
 
@@ -293,6 +300,50 @@ impl Engine for DualBitmap {
             }
             Err(_) => self.update(w, mask, alloc),
         }
+    }
+    #[inline(always)]
+    fn check_wholes(
+        &self,
+        w0: usize,
+        n: usize,
+        full: NativeWord,
+        alloc: bool,
+    ) -> Result<(), (usize, Conflict<NativeWord>)> {
+        // `check_update` of each pair, over the two slices: the pair passes
+        // at once if the primary holds its one valid value and the
+        // secondary its complement; anything else takes the full check
+        // (with its retries).
+        let token = if alloc { 0 } else { NativeWord::MAX };
+        let (p, s) = (&self.primary[w0..w0 + n], &self.secondary[w0..w0 + n]);
+        for (i, (p, s)) in p.iter().zip(s).enumerate() {
+            if p.load(Ordering::Acquire) != token || s.load(Ordering::Acquire) != !token {
+                let w = w0 + i;
+                self.check_update(w, full, alloc).map_err(|c| (w, c))?;
+            }
+        }
+        Ok(())
+    }
+    #[inline(always)]
+    fn update_wholes(
+        &self,
+        w0: usize,
+        n: usize,
+        full: NativeWord,
+        alloc: bool,
+    ) -> Result<(), (usize, Conflict<NativeWord>)> {
+        // `update_checked` of each pair with its token, over the two slices.
+        let token = if alloc { 0 } else { NativeWord::MAX };
+        let (p, s) = (&self.primary[w0..w0 + n], &self.secondary[w0..w0 + n]);
+        for (i, (p, s)) in p.iter().zip(s).enumerate() {
+            if p.compare_exchange(token, !token, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                follow(s, full, alloc);
+            } else {
+                self.update(w0 + i, full, alloc).map_err(|c| (i, c))?;
+            }
+        }
+        Ok(())
     }
     fn scrub_word(&self, w: usize, report: &mut ScrubReport) -> NativeWord {
         let (_, bad) = self.check(w, NativeWord::MAX);

@@ -555,6 +555,26 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
         Self::word_of(C::key_of_class::<K>(at))
     }
 
+    /// Where a walk over consecutive words stands at word `w`: its key
+    /// class, so that the next word's is a step ([`walk_next`](Self::walk_next))
+    /// rather than a division (`w` itself for keys with no period, 0
+    /// unkeyed).
+    #[inline(always)]
+    fn walk_start(w: usize) -> usize {
+        w % C::period::<K>()
+    }
+
+    /// The walk position of the word after one at position `at`.
+    #[inline(always)]
+    fn walk_next(at: usize) -> usize {
+        let next = at + 1;
+        if next == C::period::<K>() {
+            0
+        } else {
+            next
+        }
+    }
+
     /// The storage change that flips every page of a word of one codeword
     /// (a constant: the compiler folds the table lookups).
     #[inline(always)]
@@ -563,15 +583,19 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
     }
 
     /// The storage change of an update of `mask` given a verified word, as
-    /// ranges use it: a whole word of one codeword is a constant.
+    /// ranges use it (`mask` a run of pages, the range's pages in the
+    /// word): a whole word of one codeword is a constant, any other run
+    /// two lookups.
     #[inline(always)]
     fn range_delta(mask: C::Word) -> C::Word {
         if Self::LANES != 1 {
             Self::delta(mask)
         } else if mask == C::Word::low(Self::K) {
             Self::full_delta()
-        } else {
+        } else if let Some(m) = C::lane_matrix() {
             // A range's first or last word: a run of pages, two lookups.
+            C::Word::from_u64(m.delta_run(mask.low_u64()))
+        } else {
             C::delta_mask(mask)
         }
     }
@@ -900,41 +924,56 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         Some(Self::whole_of(Self::key(w), alloc))
     }
     #[inline(always)]
-    fn walk_start(w: usize) -> usize {
-        // The key class (`w` itself for keys with no period, 0 unkeyed).
-        w % C::period::<K>()
-    }
-    #[inline(always)]
-    fn walk_next(at: usize) -> usize {
-        let next = at + 1;
-        if next == C::period::<K>() {
-            0
-        } else {
-            next
-        }
-    }
-    #[inline(always)]
-    fn whole_token_at(&self, _w: usize, at: usize, alloc: bool) -> Option<C::Word> {
-        Some(Self::whole_of(Self::key_at(at), alloc))
-    }
-    #[inline(always)]
-    fn check_whole(
+    fn check_wholes(
         &self,
-        w: usize,
-        at: usize,
-        mask: C::Word,
+        w0: usize,
+        n: usize,
+        full: C::Word,
         alloc: bool,
-    ) -> Result<C::Word, Conflict<C::Word>> {
-        if Self::LANES == 1 {
-            // The one valid value, as in `check_update`, with the key from
-            // the walk; anything else takes the general check.
-            let cur = self.words[w].load(Ordering::Acquire);
-            if cur == Self::whole_of(Self::key_at(at), alloc) {
-                return Ok(cur);
+    ) -> Result<(), (usize, Conflict<C::Word>)> {
+        if Self::LANES != 1 {
+            for w in w0..w0 + n {
+                self.check_update(w, full, alloc).map_err(|c| (w, c))?;
             }
-            return self.check_whole_cold(w, mask, alloc);
+            return Ok(());
         }
-        self.check_update(w, mask, alloc)
+        // The one valid value of each word, as in `check_update`, with the
+        // key from the walk over key classes; anything else takes the
+        // general check, out of line.
+        let mut at = Self::walk_start(w0);
+        for (i, cell) in self.words[w0..w0 + n].iter().enumerate() {
+            if cell.load(Ordering::Acquire) != Self::whole_of(Self::key_at(at), alloc) {
+                let w = w0 + i;
+                self.check_whole_cold(w, full, alloc).map_err(|c| (w, c))?;
+            }
+            at = Self::walk_next(at);
+        }
+        Ok(())
+    }
+    #[inline(always)]
+    fn update_wholes(
+        &self,
+        w0: usize,
+        n: usize,
+        full: C::Word,
+        alloc: bool,
+    ) -> Result<(), (usize, Conflict<C::Word>)> {
+        // Each word's one valid value, as `check_wholes` found it: if the
+        // word still holds it, the update is one CAS of the whole word's
+        // delta; otherwise the full update, out of line.
+        let delta = Self::range_delta(full);
+        let mut at = Self::walk_start(w0);
+        for (i, cell) in self.words[w0..w0 + n].iter().enumerate() {
+            let token = Self::whole_of(Self::key_at(at), alloc);
+            if cell
+                .compare_exchange(token, token ^ delta, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                self.update_cold(w0 + i, full, alloc).map_err(|c| (i, c))?;
+            }
+            at = Self::walk_next(at);
+        }
+        Ok(())
     }
     #[inline(always)]
     fn update_checked(

@@ -95,36 +95,48 @@ pub(crate) trait Engine: Sync {
     fn whole_token(&self, _w: usize, _alloc: bool) -> Option<Self::Word> {
         None
     }
-    /// Where a walk over consecutive words stands at word `w`, for a
-    /// scheme whose words differ by their index (address keys): the key
-    /// class, so that the next word's is a step ([`walk_next`](Self::walk_next))
-    /// rather than a division. 0 where nothing depends on the index.
+    /// [`check_update`](Self::check_update) of every page of each of the
+    /// `n` words from `w0` on (`full` is a whole word's mask), in order:
+    /// the first refusal, named by its word. The range's whole words, in
+    /// one call, so that a scheme can walk its storage slice (one bounds
+    /// check for the run, the slice in registers) rather than index it word
+    /// by word.
     #[inline(always)]
-    fn walk_start(_w: usize) -> usize {
-        0
-    }
-    /// The walk position of the word after one at position `at`.
-    #[inline(always)]
-    fn walk_next(at: usize) -> usize {
-        at
-    }
-    /// [`whole_token`](Self::whole_token) of word `w`, whose walk position
-    /// is `at`.
-    #[inline(always)]
-    fn whole_token_at(&self, w: usize, _at: usize, alloc: bool) -> Option<Self::Word> {
-        self.whole_token(w, alloc)
-    }
-    /// [`check_update`](Self::check_update) of `mask`, every page of word
-    /// `w`, whose walk position is `at`.
-    #[inline(always)]
-    fn check_whole(
+    fn check_wholes(
         &self,
-        w: usize,
-        _at: usize,
-        mask: Self::Word,
+        w0: usize,
+        n: usize,
+        full: Self::Word,
         alloc: bool,
-    ) -> Result<Self::Word, Conflict<Self::Word>> {
-        self.check_update(w, mask, alloc)
+    ) -> Result<(), (usize, Conflict<Self::Word>)> {
+        for w in w0..w0 + n {
+            self.check_update(w, full, alloc).map_err(|c| (w, c))?;
+        }
+        Ok(())
+    }
+    /// The update of every page of each of the `n` words from `w0` on to
+    /// `alloc` (`full` is a whole word's mask), in order, after their
+    /// [`check_wholes`](Self::check_wholes): as
+    /// [`update_checked`](Self::update_checked) with each word's
+    /// [`whole_token`](Self::whole_token). On a refusal, the number
+    /// of words updated before it, and why.
+    #[inline(always)]
+    fn update_wholes(
+        &self,
+        w0: usize,
+        n: usize,
+        full: Self::Word,
+        alloc: bool,
+    ) -> Result<(), (usize, Conflict<Self::Word>)> {
+        for i in 0..n {
+            let w = w0 + i;
+            match self.whole_token(w, alloc) {
+                Some(t) => self.update_checked(w, full, alloc, t),
+                None => self.update(w, full, alloc),
+            }
+            .map_err(|c| (i, c))?;
+        }
+        Ok(())
     }
     /// How many words from `from` on are verified clean as they stand (no
     /// repair, nothing to report): a scrub skips them. 0 if the map has no
@@ -426,15 +438,9 @@ fn precheck<E: Engine>(
     p: &Pieces<E::Word>,
     alloc: bool,
 ) -> Result<Tokens<E::Word>, Refusal<E::Word>> {
-    // The first word, the whole ones, the last: one mask in the loop.
+    // The first word, the whole ones, the last.
     let head = Some(check_word(m, p.w0, p.head, alloc)?);
-    // The whole words, walking their key classes.
-    let mut at = E::walk_start(p.w0 + 1);
-    for i in 1..p.n.saturating_sub(1) {
-        let w = p.w0 + i;
-        m.check_whole(w, at, p.full, alloc).map_err(|c| (w, c))?;
-        at = E::walk_next(at);
-    }
+    m.check_wholes(p.w0 + 1, p.n.saturating_sub(2), p.full, alloc)?;
     let tail = if p.n > 1 {
         Some(check_word(m, p.w0 + p.n - 1, p.tail, alloc)?)
     } else {
@@ -473,13 +479,8 @@ fn apply_range<E: Engine>(
     tokens: &Tokens<E::Word>,
 ) -> Result<(), Refused<E::Word>> {
     apply_word(m, p.w0, p.head, alloc, tokens.head).map_err(|c| undo(m, p, 0, alloc, p.w0, c))?;
-    let mut at = E::walk_start(p.w0 + 1);
-    for i in 1..p.n.saturating_sub(1) {
-        let w = p.w0 + i;
-        apply_word(m, w, p.full, alloc, m.whole_token_at(w, at, alloc))
-            .map_err(|c| undo(m, p, i, alloc, w, c))?;
-        at = E::walk_next(at);
-    }
+    m.update_wholes(p.w0 + 1, p.n.saturating_sub(2), p.full, alloc)
+        .map_err(|(done, c)| undo(m, p, 1 + done, alloc, p.w0 + 1 + done, c))?;
     if p.n > 1 {
         let (i, w) = (p.n - 1, p.w0 + p.n - 1);
         apply_word(m, w, p.tail, alloc, tokens.tail).map_err(|c| undo(m, p, i, alloc, w, c))?;

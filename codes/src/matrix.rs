@@ -317,6 +317,27 @@ impl Matrix {
         };
         d | (check as u64) << self.k
     }
+
+    /// [`delta_mask`](Self::delta_mask) of a run of data bits, `d` a
+    /// nonempty contiguous run of bits below [`data_bits`](Self::data_bits)
+    /// (such as the pages of a range within one word): the two prefix
+    /// lookups without `delta_mask`'s tests of the run.
+    ///
+    /// # Panics
+    /// If the code is wider than 64 bits. In debug builds, also if `d` is
+    /// not such a run (a release build then returns a value that is not
+    /// `delta_mask(d)`).
+    #[inline(always)]
+    pub const fn delta_run(&self, d: u64) -> u64 {
+        assert!(self.n <= 64, "code wider than 64 bits");
+        debug_assert!(
+            d != 0 && d & !mask(self.k) == 0 && d.wrapping_add(d & d.wrapping_neg()) & d == 0,
+            "not a run of data bits"
+        );
+        let lo = d.trailing_zeros() as usize;
+        let hi = 64 - d.leading_zeros() as usize;
+        d | ((self.prefix[hi] ^ self.prefix[lo]) as u64) << self.k
+    }
 }
 
 impl fmt::Debug for Matrix {

@@ -454,8 +454,9 @@ quickcheck! {
 }
 
 /// Every contiguous run of data bits (what range updates flip) takes the
-/// prefix-table path of `delta_mask`: it must equal the re-encoding, for
-/// every run of every code.
+/// prefix-table path of `delta_mask` (and `Matrix::delta_run` takes it
+/// without testing): both must equal the re-encoding, for every run of
+/// every code.
 #[test]
 fn delta_of_every_contiguous_run() {
     fn each<C: LaneCode>() {
@@ -467,6 +468,13 @@ fn delta_of_every_contiguous_run() {
                     C::delta_mask(run),
                     C::encode(run) ^ C::encode(0),
                     "{} {lo}..{hi}",
+                    C::NAME
+                );
+                // And `delta_run`, which skips the run tests.
+                assert_eq!(
+                    C::MATRIX.delta_run(run),
+                    C::encode(run) ^ C::encode(0),
+                    "{} delta_run {lo}..{hi}",
                     C::NAME
                 );
             }
