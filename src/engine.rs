@@ -478,12 +478,12 @@ fn apply_range<E: Engine>(
     alloc: bool,
     tokens: &Tokens<E::Word>,
 ) -> Result<(), Refused<E::Word>> {
-    apply_word(m, p.w0, p.head, alloc, tokens.head).map_err(|c| undo(m, p, 0, alloc, p.w0, c))?;
+    apply_word(m, p.w0, p.head, alloc, tokens.head).map_err(|c| undo(m, *p, 0, alloc, p.w0, c))?;
     m.update_wholes(p.w0 + 1, p.n.saturating_sub(2), p.full, alloc)
-        .map_err(|(done, c)| undo(m, p, 1 + done, alloc, p.w0 + 1 + done, c))?;
+        .map_err(|(done, c)| undo(m, *p, 1 + done, alloc, p.w0 + 1 + done, c))?;
     if p.n > 1 {
         let (i, w) = (p.n - 1, p.w0 + p.n - 1);
-        apply_word(m, w, p.tail, alloc, tokens.tail).map_err(|c| undo(m, p, i, alloc, w, c))?;
+        apply_word(m, w, p.tail, alloc, tokens.tail).map_err(|c| undo(m, *p, i, alloc, w, c))?;
     }
     Ok(())
 }
@@ -495,7 +495,7 @@ fn apply_range<E: Engine>(
 #[inline(never)]
 fn undo<E: Engine>(
     m: &E,
-    p: &Pieces<E::Word>,
+    p: Pieces<E::Word>,
     done: usize,
     alloc: bool,
     w: usize,
