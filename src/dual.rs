@@ -197,6 +197,15 @@ impl DualBitmap {
         }
     }
 
+    /// The word pairs `w0..w0 + n`, primary and secondary, over the two
+    /// slices (one bounds check each).
+    #[inline(always)]
+    fn pairs(&self, w0: usize, n: usize) -> impl Iterator<Item = (&NativeStorage, &NativeStorage)> {
+        self.primary[w0..w0 + n]
+            .iter()
+            .zip(&self.secondary[w0..w0 + n])
+    }
+
     /// The secondary's half of an update whose primary half is done.
     #[inline(always)]
     fn follow(&self, w: usize, mask: NativeWord, alloc: bool) {
@@ -219,6 +228,17 @@ impl DualBitmap {
         fence(Ordering::Acquire);
         let a = p.load(Ordering::Acquire);
         (a, !(a ^ s.load(Ordering::Acquire)) & want)
+    }
+}
+
+/// The one primary word a whole word's check passes: no page allocated
+/// (before an alloc), or every page (before a free).
+#[inline(always)]
+fn whole(alloc: bool) -> NativeWord {
+    if alloc {
+        0
+    } else {
+        NativeWord::MAX
     }
 }
 
@@ -279,8 +299,7 @@ impl Engine for DualBitmap {
     }
     #[inline(always)]
     fn whole_token(&self, _w: usize, alloc: bool) -> Option<NativeWord> {
-        // The word itself: no page allocated, or every page.
-        Some(if alloc { 0 } else { NativeWord::MAX })
+        Some(whole(alloc))
     }
     #[inline]
     fn update_checked(
@@ -313,9 +332,8 @@ impl Engine for DualBitmap {
         // at once if the primary holds its one valid value and the
         // secondary its complement; anything else takes the full check
         // (with its retries).
-        let token = if alloc { 0 } else { NativeWord::MAX };
-        let (p, s) = (&self.primary[w0..w0 + n], &self.secondary[w0..w0 + n]);
-        for (i, (p, s)) in p.iter().zip(s).enumerate() {
+        let token = whole(alloc);
+        for (i, (p, s)) in self.pairs(w0, n).enumerate() {
             if p.load(Ordering::Acquire) != token || s.load(Ordering::Acquire) != !token {
                 let w = w0 + i;
                 self.check_update(w, full, alloc).map_err(|c| (w, c))?;
@@ -332,9 +350,8 @@ impl Engine for DualBitmap {
         alloc: bool,
     ) -> Result<(), (usize, Conflict<NativeWord>)> {
         // `update_checked` of each pair with its token, over the two slices.
-        let token = if alloc { 0 } else { NativeWord::MAX };
-        let (p, s) = (&self.primary[w0..w0 + n], &self.secondary[w0..w0 + n]);
-        for (i, (p, s)) in p.iter().zip(s).enumerate() {
+        let token = whole(alloc);
+        for (i, (p, s)) in self.pairs(w0, n).enumerate() {
             if p.compare_exchange(token, !token, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
