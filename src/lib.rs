@@ -178,8 +178,8 @@ pub use primitive::AtomicU64;
 /// even where its 16-byte compare-and-swap is lock-free: it catches more
 /// garbage, but an update that misses the cache cost it 0.72 to 2.77
 /// times the dual bitmap's in six runs on the CPU measured (issue 15's
-/// target: 0.8, met in one), its 16-byte load and compare-and-swap of a
-/// line that misses alone costing more than the dual
+/// target, 0.8, is not shown to hold), its 16-byte load and
+/// compare-and-swap of a line that misses alone costing more than the dual
 /// bitmap's two read-modify-writes (docs/benchmarks.md, "Reading these
 /// results").
 #[cfg(all(not(feature = "dual-bitmap"), target_has_atomic = "64"))]

@@ -145,16 +145,20 @@ fn failed_alloc_range_hides_no_double_free() {
     assert_eq!(map.count_allocated(), Ok(1));
 }
 
-/// The undo path itself: page 60 is toggled by a third thread, so that
-/// `alloc_range(0, 114)` sometimes passes its check and is refused at page
-/// 60 only after it has allocated the first word; meanwhile a buggy
-/// thread keeps calling `free(5)`. Every `free(5)` that succeeds must be
-/// accounted for: either A held page 5 (its `alloc_range` succeeded), or
-/// A's call reported the conflict (`UndoConflict` naming page 5). At the
-/// end every page is free: no undo is dropped.
-#[test]
-fn undo_conflict_is_reported_not_dropped() {
-    let map = Ecc::with_pages(114);
+/// The undo path itself: page `toggled` is toggled by a third thread, so
+/// that `alloc_range(0, pages)` sometimes passes its check and is refused
+/// at that page only after it has allocated the words before it;
+/// meanwhile a buggy thread keeps calling `free(5)`. Every `free(5)` that
+/// succeeds must be accounted for: either A held page 5 (its
+/// `alloc_range` succeeded), or A's call reported the conflict
+/// (`UndoConflict` naming page 5). At the end every page is free: no undo
+/// is dropped.
+fn undo_conflict_is_reported_not_dropped_on<M: PageState + Sync>(
+    map: M,
+    pages: usize,
+    toggled: usize,
+) {
+    assert!(toggled > 5 && toggled < pages);
     let stop = AtomicBool::new(false);
     let end = Instant::now() + stress_time();
     // The conflict needs a narrow interleaving: run past `end` until it was
@@ -163,10 +167,10 @@ fn undo_conflict_is_reported_not_dropped() {
     let reports = AtomicUsize::new(0);
     let (a, c) = std::thread::scope(|s| {
         let a = s.spawn(|| {
-            // Holds, reports, refusals at page 60, A's own double frees.
+            // Holds, reports, refusals at `toggled`, A's own double frees.
             let mut t = (0usize, 0usize, 0usize, 0usize);
             while !stop.load(Ordering::Relaxed) {
-                match map.alloc_range(0, 114) {
+                match map.alloc_range(0, pages) {
                     Ok(()) => {
                         t.0 += 1;
                         // The buggy thread may have freed page 5 meanwhile.
@@ -176,15 +180,15 @@ fn undo_conflict_is_reported_not_dropped() {
                             Err(e) => panic!("{e}"),
                         }
                         map.free_range(0, 5).unwrap();
-                        map.free_range(6, 108).unwrap();
+                        map.free_range(6, pages - 6).unwrap();
                     }
-                    Err(StateError::DoubleAlloc { page: 60 }) => t.2 += 1,
+                    Err(StateError::DoubleAlloc { page }) if page == toggled => t.2 += 1,
                     Err(StateError::UndoConflict {
                         refused,
                         page,
                         count,
                     }) => {
-                        assert_eq!((refused, page, count), (60, 5, 1));
+                        assert_eq!((refused, page, count), (toggled, 5, 1));
                         t.1 += 1;
                         reports.fetch_add(1, Ordering::Relaxed);
                         // Everything else was put back, and page 5 is free.
@@ -210,9 +214,9 @@ fn undo_conflict_is_reported_not_dropped() {
         });
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
-                if map.try_alloc_range(60, 1) == Ok(Claim::Claimed) {
+                if map.try_alloc_range(toggled, 1) == Ok(Claim::Claimed) {
                     std::hint::spin_loop();
-                    map.free(60).unwrap();
+                    map.free(toggled).unwrap();
                 }
             }
         });
@@ -223,7 +227,7 @@ fn undo_conflict_is_reported_not_dropped() {
         stop.store(true, Ordering::Relaxed);
         (a.join().unwrap(), c.join().unwrap())
     });
-    let ((held, reported, refused60, a_double_frees), (freed, c_double_frees)) = (a, c);
+    let ((held, reported, refused_at, a_double_frees), (freed, c_double_frees)) = (a, c);
     eprintln!(
         "alloc_range held {held}, undo conflicts reported {reported}, free(5) succeeded {freed}"
     );
@@ -233,17 +237,43 @@ fn undo_conflict_is_reported_not_dropped() {
         "{freed} frees of page 5 succeeded, only {held} holds and {reported} reports"
     );
     assert_eq!(map.count_allocated(), Ok(0));
-    // Every refusal is counted once: a refused range at page 60 (also when
+    // Every refusal is counted once: a refused range at `toggled` (also when
     // its undo then conflicts), each refused free of page 5, and each page
     // an undo could not put back (page 5, freed twice).
     let st = map.stats();
-    assert_eq!(st.double_alloc as usize, refused60 + reported, "{st:?}");
+    assert_eq!(st.double_alloc as usize, refused_at + reported, "{st:?}");
     assert_eq!(
         st.double_free as usize,
         a_double_frees + c_double_frees + reported,
         "{st:?}"
     );
     assert_eq!(st.ue_count, 0, "{st:?}");
+}
+
+#[test]
+fn undo_conflict_is_reported_not_dropped() {
+    // Two words: the refusal comes from the last word's update.
+    undo_conflict_is_reported_not_dropped_on(Ecc::with_pages(114), 114, 60);
+}
+
+/// Four words, the toggled page in the third: the refusal comes from the
+/// update of a whole word in the middle of the range (`update_wholes`),
+/// after the first and second words were updated; an `UndoConflict`
+/// naming that page shows that path was taken, and the final state that
+/// its undo put back both words.
+#[test]
+fn undo_conflict_in_a_whole_word_is_reported_not_dropped() {
+    undo_conflict_is_reported_not_dropped_on(Ecc::with_pages(4 * 57), 4 * 57, 2 * 57 + 3);
+}
+
+/// The same on the keyed map, whose whole words walk their key classes.
+#[test]
+fn undo_conflict_in_a_whole_word_is_reported_not_dropped_keyed() {
+    undo_conflict_is_reported_not_dropped_on(
+        eccmap::KeyedEccBitmap::<Secded64>::with_pages(4 * 57),
+        4 * 57,
+        2 * 57 + 3,
+    );
 }
 
 /// Within one word of the plain bitmap: A holds pages 0..10 and keeps
