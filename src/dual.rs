@@ -206,6 +206,30 @@ impl DualBitmap {
             .zip(&self.secondary[w0..w0 + n])
     }
 
+    /// [`Engine::update_checked`] of word pair `w`, whose cells are `p`
+    /// (primary) and `s` (secondary): the consistency check was
+    /// `check_update`'s, so if the primary still holds the word it checked
+    /// (`token`), its test-and-update is one CAS and the secondary follows;
+    /// otherwise the full update.
+    #[inline(always)]
+    fn update_pair(
+        &self,
+        p: &NativeStorage,
+        s: &NativeStorage,
+        w: usize,
+        mask: NativeWord,
+        alloc: bool,
+        token: NativeWord,
+    ) -> Result<(), Conflict<NativeWord>> {
+        match p.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                follow(s, mask, alloc);
+                Ok(())
+            }
+            Err(_) => self.update(w, mask, alloc),
+        }
+    }
+
     /// The secondary's half of an update whose primary half is done.
     #[inline(always)]
     fn follow(&self, w: usize, mask: NativeWord, alloc: bool) {
@@ -309,16 +333,7 @@ impl Engine for DualBitmap {
         alloc: bool,
         token: NativeWord,
     ) -> Result<(), Conflict<NativeWord>> {
-        // The consistency check was `check_update`'s: if the primary still
-        // holds the word it checked, its test-and-update is one CAS.
-        let primary = &self.primary[w];
-        match primary.compare_exchange(token, token ^ mask, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => {
-                self.follow(w, mask, alloc);
-                Ok(())
-            }
-            Err(_) => self.update(w, mask, alloc),
-        }
+        self.update_pair(&self.primary[w], &self.secondary[w], w, mask, alloc, token)
     }
     #[inline(always)]
     fn check_wholes(
@@ -352,13 +367,8 @@ impl Engine for DualBitmap {
         // `update_checked` of each pair with its token, over the two slices.
         let token = whole(alloc);
         for (i, (p, s)) in self.pairs(w0, n).enumerate() {
-            if p.compare_exchange(token, !token, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                follow(s, full, alloc);
-            } else {
-                self.update(w0 + i, full, alloc).map_err(|c| (i, c))?;
-            }
+            self.update_pair(p, s, w0 + i, full, alloc, token)
+                .map_err(|c| (i, c))?;
         }
         Ok(())
     }

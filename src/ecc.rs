@@ -725,6 +725,26 @@ impl<C: MapCode, K: Keying> EccBitmap<C, K> {
         }
     }
 
+    /// The update of `mask` to `alloc` of word `w` (storage cell `cell`)
+    /// whose check found the clean encoding `token`, `delta` its storage
+    /// change: if the word still holds `token`, one CAS of the delta,
+    /// without decoding again; otherwise the full update, out of line.
+    #[inline(always)]
+    fn update_from(
+        &self,
+        cell: &<C::Word as Word>::Atomic,
+        w: usize,
+        mask: C::Word,
+        alloc: bool,
+        token: C::Word,
+        delta: C::Word,
+    ) -> Result<(), Conflict<C::Word>> {
+        match cell.compare_exchange(token, token ^ delta, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(()),
+            Err(_) => self.update_cold(w, mask, alloc),
+        }
+    }
+
     /// [`Engine::check_update`] of a whole word that did not hold its one
     /// valid value: out of line.
     #[cold]
@@ -932,10 +952,7 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         alloc: bool,
     ) -> Result<(), (usize, Conflict<C::Word>)> {
         if Self::LANES != 1 {
-            for w in w0..w0 + n {
-                self.check_update(w, full, alloc).map_err(|c| (w, c))?;
-            }
-            return Ok(());
+            return crate::engine::check_each(self, w0, n, full, alloc);
         }
         // The one valid value of each word, as in `check_update`, with the
         // key from the walk over key classes; anything else takes the
@@ -965,12 +982,8 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         let mut at = Self::walk_start(w0);
         for (i, cell) in self.words[w0..w0 + n].iter().enumerate() {
             let token = Self::whole_of(Self::key_at(at), alloc);
-            if cell
-                .compare_exchange(token, token ^ delta, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
-                self.update_cold(w0 + i, full, alloc).map_err(|c| (i, c))?;
-            }
+            self.update_from(cell, w0 + i, full, alloc, token, delta)
+                .map_err(|c| (i, c))?;
             at = Self::walk_next(at);
         }
         Ok(())
@@ -983,18 +996,14 @@ impl<C: MapCode, K: Keying> Engine for EccBitmap<C, K> {
         alloc: bool,
         token: C::Word,
     ) -> Result<(), Conflict<C::Word>> {
-        // If the word still holds the checked clean encoding, the update is
-        // its delta, without decoding again; otherwise the full update.
-        let cell = &self.words[w];
-        match cell.compare_exchange(
+        self.update_from(
+            &self.words[w],
+            w,
+            mask,
+            alloc,
             token,
-            token ^ Self::range_delta(mask),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => Ok(()),
-            Err(_) => self.update_cold(w, mask, alloc),
-        }
+            Self::range_delta(mask),
+        )
     }
     #[inline]
     fn clean_run(&self, from: usize) -> usize {

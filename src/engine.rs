@@ -108,11 +108,11 @@ pub(crate) trait Engine: Sync {
         n: usize,
         full: Self::Word,
         alloc: bool,
-    ) -> Result<(), (usize, Conflict<Self::Word>)> {
-        for w in w0..w0 + n {
-            self.check_update(w, full, alloc).map_err(|c| (w, c))?;
-        }
-        Ok(())
+    ) -> Result<(), (usize, Conflict<Self::Word>)>
+    where
+        Self: Sized,
+    {
+        check_each(self, w0, n, full, alloc)
     }
     /// The update of every page of each of the `n` words from `w0` on to
     /// `alloc` (`full` is a whole word's mask), in order, after their
@@ -127,14 +127,13 @@ pub(crate) trait Engine: Sync {
         n: usize,
         full: Self::Word,
         alloc: bool,
-    ) -> Result<(), (usize, Conflict<Self::Word>)> {
+    ) -> Result<(), (usize, Conflict<Self::Word>)>
+    where
+        Self: Sized,
+    {
         for i in 0..n {
             let w = w0 + i;
-            match self.whole_token(w, alloc) {
-                Some(t) => self.update_checked(w, full, alloc, t),
-                None => self.update(w, full, alloc),
-            }
-            .map_err(|c| (i, c))?;
+            apply_word(self, w, full, alloc, self.whole_token(w, alloc)).map_err(|c| (i, c))?;
         }
         Ok(())
     }
@@ -447,6 +446,23 @@ fn precheck<E: Engine>(
         None
     };
     Ok(Tokens { head, tail })
+}
+
+/// [`Engine::check_update`] of every page of each of the `n` words from
+/// `w0` on, word by word: [`Engine::check_wholes`] for a scheme that has no
+/// faster walk.
+#[inline(always)]
+pub(crate) fn check_each<E: Engine>(
+    m: &E,
+    w0: usize,
+    n: usize,
+    full: E::Word,
+    alloc: bool,
+) -> Result<(), (usize, Conflict<E::Word>)> {
+    for w in w0..w0 + n {
+        m.check_update(w, full, alloc).map_err(|c| (w, c))?;
+    }
+    Ok(())
 }
 
 /// The update of one word of a range, with its token if it has one.
