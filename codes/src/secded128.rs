@@ -362,6 +362,26 @@ pub struct Secded128 {
     imp: Imp,
 }
 
+/// [`Secded128::first_unclean`] with the linear syndrome `linear` of one
+/// backend: the loop, compiled once per backend so that the choice stays
+/// outside it.
+#[inline(always)]
+fn first_unclean_by(
+    count: usize,
+    mut word: impl FnMut(usize) -> (u128, u16),
+    linear: impl Fn(u128) -> u16,
+) -> usize {
+    let mut i = 0;
+    while i < count {
+        let (w, c) = word(i);
+        if linear(w) != c {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 impl Secded128 {
     /// Human-readable name.
     pub const NAME: &'static str = "SECDED (128,112)";
@@ -459,31 +479,11 @@ impl Secded128 {
     /// index, in increasing order, from 0 up to the answer (so it may step
     /// a state of its own, such as the coset of an incrementing index).
     #[inline]
-    pub fn first_unclean(&self, count: usize, mut word: impl FnMut(usize) -> (u128, u16)) -> usize {
+    pub fn first_unclean(&self, count: usize, word: impl FnMut(usize) -> (u128, u16)) -> usize {
         match self.imp {
-            Imp::Portable => {
-                let mut i = 0;
-                while i < count {
-                    let (w, c) = word(i);
-                    if linear_portable(w) != c {
-                        break;
-                    }
-                    i += 1;
-                }
-                i
-            }
+            Imp::Portable => first_unclean_by(count, word, linear_portable),
             #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-            Imp::Clmul(k) => {
-                let mut i = 0;
-                while i < count {
-                    let (w, c) = word(i);
-                    if to_systematic(k.remainder(w)) != c {
-                        break;
-                    }
-                    i += 1;
-                }
-                i
-            }
+            Imp::Clmul(k) => first_unclean_by(count, word, |w| to_systematic(k.remainder(w))),
         }
     }
 
